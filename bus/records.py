@@ -1,0 +1,158 @@
+"""The record contract: every message on the bus is one of these, defined once.
+
+Two kinds of message travel on a dataset topic (``<prefix>.<network>.<dataset>``),
+told apart by the ``kind`` field:
+
+``Record`` (``kind="record"``) — one observation of one thing on one device
+in one poll cycle.  Identity lives in ``tags`` (strings), values in ``fields``
+(numbers/strings, units in their names).  Fields:
+
+- ``schema_version``: int, :data:`SCHEMA_VERSION`; consumers reject newer majors.
+- ``network``: network name as configured (``configs/networks/<network>.yaml``).
+- ``device``: device id, unique within the network; also the Kafka message key.
+- ``profile``: the profile that produced the record (e.g. ``_if-mib``, ``cisco-ios``).
+- ``dataset``: ``system``, ``interfaces``, ... (see :mod:`bus.datasets`).
+- ``cycle_id``: ``<network>:<dataset>:<scheduled_unix_ms>``; equal for every
+  record of one poll cycle, and the same string on its :class:`CycleComplete`.
+- ``scheduled_unix_ms``: the scheduler tick the cycle belongs to.
+- ``request_unix_ms`` / ``response_unix_ms``: first request sent, last reply
+  received, for this device and dataset.
+- ``device_uptime_ms``: sysUpTime at poll time, where known (reboot detection).
+- ``provenance``: protocol, what was read (OIDs or paths), collector version.
+- ``partial`` / ``missing``: ``True`` with the names of what could not be read
+  when the device answered only part of the request.
+- ``tags``: identity, e.g. ``{"if_index": "3", "if_name": "Gi0/1"}``.
+- ``fields``: values, e.g. ``{"in_octets": 123, "speed_bps": 1000000000}``.
+
+Example payload::
+
+    {"kind": "record", "schema_version": 1, "network": "lab-east",
+     "device": "core-1", "profile": "_if-mib", "dataset": "interfaces",
+     "cycle_id": "lab-east:interfaces:1764028800000",
+     "scheduled_unix_ms": 1764028800000, "request_unix_ms": 1764028800412,
+     "response_unix_ms": 1764028800431, "device_uptime_ms": 7184757370,
+     "provenance": {"protocol": "snmpv2c", "collector_version": "0.1.0",
+                    "sources": ["1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1"]},
+     "partial": false, "missing": [],
+     "tags": {"if_index": "1", "if_name": "Gi0/1"},
+     "fields": {"if_descr": "GigabitEthernet0/1", "oper_status": "up",
+                "in_octets": 365633155, "counter_bits": 64}}
+
+``CycleComplete`` (``kind="cycle_complete"``) — published by a collector after
+every record of one cycle was acknowledged by the bus, once to *every*
+partition of the dataset topic.  Because each partition is ordered, a consumer
+that reads the marker on a partition has already read every record of that
+cycle on that partition: the snapshot is whole for the partitions it owns.
+Fields: ``network``, ``dataset``, ``cycle_id``, ``scheduled_unix_ms``,
+``started_unix_ms``, ``finished_unix_ms``, ``duration_ms``,
+``devices_planned`` / ``devices_ok`` / ``devices_failed`` /
+``devices_timed_out``, ``records``, ``failures`` (device -> reason),
+``partition`` / ``partitions`` (which copy of the marker this is),
+``collector`` (instance id).
+
+Serialisation is JSON via msgspec: field order is the declaration order, so
+the same record always encodes to the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+FieldValue = int | float | str | bool | None
+
+
+class Provenance(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a record came from: ``protocol`` (``snmpv2c``, ``netconf``),
+    ``collector_version``, ``sources`` (table OIDs or paths read)."""
+
+    protocol: str
+    collector_version: str
+    sources: list[str] = []
+
+
+class Record(msgspec.Struct, tag_field="kind", tag="record", kw_only=True):
+    """One observation; see the module docstring for every field."""
+
+    schema_version: int = SCHEMA_VERSION
+    network: str
+    device: str
+    profile: str
+    dataset: str
+    cycle_id: str
+    scheduled_unix_ms: int
+    request_unix_ms: int
+    response_unix_ms: int
+    device_uptime_ms: int | None = None
+    provenance: Provenance
+    partial: bool = False
+    missing: list[str] = []
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+
+
+class CycleComplete(msgspec.Struct, tag_field="kind", tag="cycle_complete", kw_only=True):
+    """End-of-cycle marker; see the module docstring for its guarantee."""
+
+    schema_version: int = SCHEMA_VERSION
+    network: str
+    dataset: str
+    cycle_id: str
+    scheduled_unix_ms: int
+    started_unix_ms: int
+    finished_unix_ms: int
+    duration_ms: int
+    devices_planned: int
+    devices_ok: int
+    devices_failed: int
+    devices_timed_out: int
+    records: int
+    failures: dict[str, str] = {}
+    partition: int = 0
+    partitions: int = 1
+    collector: str = ""
+
+
+Message = Record | CycleComplete
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Record | CycleComplete] = msgspec.json.Decoder(Message)
+
+
+class RecordError(ValueError):
+    """A payload that is not a valid message of this schema."""
+
+
+def cycle_id(network: str, dataset: str, scheduled_unix_ms: int) -> str:
+    return f"{network}:{dataset}:{scheduled_unix_ms}"
+
+
+def encode(message: Record | CycleComplete) -> bytes:
+    """Encode to JSON bytes (stable: same message, same bytes)."""
+    return _encoder.encode(message)
+
+
+def decode(payload: bytes, *, where: str = "") -> Record | CycleComplete:
+    """Decode and validate one payload.
+
+    Raises :class:`RecordError` naming ``where`` (e.g. ``topic[partition]@offset``)
+    for malformed JSON, unknown kinds, wrong types, or a newer schema version.
+    """
+    try:
+        msg = _decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise RecordError(f"{where or 'payload'}: not a netfeed message: {exc}") from exc
+    if msg.schema_version > SCHEMA_VERSION:
+        raise RecordError(
+            f"{where or 'payload'}: schema_version {msg.schema_version} is newer than "
+            f"this reader's {SCHEMA_VERSION}; upgrade netfeed"
+        )
+    return msg
+
+
+def to_builtins(message: Record | CycleComplete) -> dict[str, Any]:
+    out: dict[str, Any] = msgspec.to_builtins(message)
+    return out

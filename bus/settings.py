@@ -1,0 +1,85 @@
+"""Bus settings: every setting typed, defaulted and checked when loaded.
+
+``configs/netfeed.yaml`` holds a ``bus:`` section of this shape; the
+environment may override ``backend`` (``NETFEED_BUS``), the embedded path
+(``NETFEED_BUS_PATH``) and Kafka's bootstrap servers (``NETFEED_KAFKA_BOOTSTRAP``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bus.secrets import SecretRef
+
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddedSettings(_Strict):
+    """The embedded, server-less bus: one SQLite file in WAL mode on one host."""
+
+    path: Path = Path("var/netfeed-bus.sqlite3")
+    partitions: int = Field(4, ge=1, le=256)
+    retention_hours: float = Field(24.0, gt=0)
+    session_timeout_ms: int = Field(6_000, ge=500)
+    heartbeat_interval_ms: int = Field(1_000, ge=100)
+    poll_interval_ms: int = Field(100, ge=5)
+
+
+class KafkaSecurity(_Strict):
+    """Passed through to aiokafka; passwords by reference only."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretRef | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+
+class KafkaSettings(_Strict):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    partitions: int = Field(6, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "gzip"
+    linger_ms: int = Field(20, ge=0)
+    max_batch_bytes: int = Field(1_048_576, ge=1024)
+    request_timeout_ms: int = Field(30_000, ge=1000)
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(3_000, ge=100)
+    metadata_max_age_ms: int = Field(30_000, ge=100)
+    security: KafkaSecurity = KafkaSecurity()
+
+
+class BusSettings(_Strict):
+    backend: Literal["embedded", "kafka"] = "embedded"
+    topic_prefix: str = "netfeed"
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    kafka: KafkaSettings = KafkaSettings()
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not _PREFIX.match(v):
+            raise ValueError("letters, digits, '_' and '-' only, not starting with '_' or '-'")
+        return v
+
+    def with_env(self) -> BusSettings:
+        """Apply NETFEED_BUS / NETFEED_BUS_PATH / NETFEED_KAFKA_BOOTSTRAP overrides."""
+        data = self.model_dump()
+        if b := os.environ.get("NETFEED_BUS"):
+            data["backend"] = b
+        if p := os.environ.get("NETFEED_BUS_PATH"):
+            data["embedded"]["path"] = p
+        if k := os.environ.get("NETFEED_KAFKA_BOOTSTRAP"):
+            data["kafka"]["bootstrap_servers"] = k
+        return BusSettings.model_validate(data)
