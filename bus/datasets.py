@@ -24,8 +24,9 @@ Status = Literal[
 ]
 
 
-class SystemTags(msgspec.Struct, forbid_unknown_fields=True):
-    """Identity of a system record: the device id is already on the envelope."""
+class SystemTags(msgspec.Struct):
+    """Identity of a system record (the device id is on the envelope).  Tags
+    from the device's configuration (``site``, ``role``, ...) may be added."""
 
     sys_name: str | None = None
 
@@ -36,7 +37,7 @@ class SystemFields(msgspec.Struct, forbid_unknown_fields=True):
     ``sys_object_id`` (dotted OID), ``sys_descr``, ``sys_contact``,
     ``sys_location``, ``uptime_ticks`` (sysUpTime, 1/100 s), ``vendor``,
     ``model``, ``os_name``, ``os_version``, ``serial`` (where the profile knows
-    them), ``profile_matched`` (False when the generic fallback was used).
+    them).  A device no profile matched has ``profile == "generic"``.
     """
 
     sys_object_id: str | None = None
@@ -49,11 +50,11 @@ class SystemFields(msgspec.Struct, forbid_unknown_fields=True):
     os_name: str | None = None
     os_version: str | None = None
     serial: str | None = None
-    profile_matched: bool = True
 
 
-class InterfaceTags(msgspec.Struct, forbid_unknown_fields=True):
-    """Identity of an interface: ``if_index`` (as a string) and ``if_name``."""
+class InterfaceTags(msgspec.Struct):
+    """Identity of an interface: ``if_index`` (as a string) and ``if_name``,
+    plus the device's configured tags."""
 
     if_index: str
     if_name: str | None = None

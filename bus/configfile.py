@@ -1,0 +1,63 @@
+"""``configs/netfeed.yaml``: one file, one section per package.
+
+Each package validates its own section with its own strict model
+(``bus:`` here, ``collector:`` in collectors, ``applications:`` in
+applications), so a typo anywhere is reported with the file and the key.
+A missing file means all defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bus.settings import BusSettings
+
+M = TypeVar("M", bound=BaseModel)
+SECTIONS = ("bus", "collector", "applications")
+
+
+class SettingsError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def read_sections(path: Path) -> dict[str, Any]:
+    """Parse the file and check its top-level keys; ``{}`` when it does not exist."""
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        raise SettingsError([f"{path}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(data, dict):
+        raise SettingsError([f"{path}: top level must be a mapping of {', '.join(SECTIONS)}"])
+    unknown = [k for k in data if k not in SECTIONS]
+    if unknown:
+        raise SettingsError([f"{path}: {k}: unknown section (expected one of {', '.join(SECTIONS)})"
+                             for k in unknown])
+    return data
+
+
+def load_section(path: Path, section: str, model: type[M]) -> M:
+    """Validate ``section`` of ``path`` with ``model``; errors name file and key path."""
+    data = read_sections(path).get(section) or {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError([
+            f"{path}: {section}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        ]) from None
+
+
+def load_bus_settings(config_dir: Path) -> BusSettings:
+    """Bus settings from ``<config_dir>/netfeed.yaml`` with environment overrides applied.
+
+    A relative embedded path is taken relative to the current directory."""
+    return load_section(config_dir / "netfeed.yaml", "bus", BusSettings).with_env()

@@ -1,0 +1,51 @@
+"""JSON Schema of the bus messages, generated from the models in :mod:`bus.records`
+and :mod:`bus.datasets`, and published as ``bus/netfeed-message.schema.json``.
+
+``python -m bus.schema`` rewrites the published file; a test fails when the
+file and the models disagree, so the published contract cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bus.datasets import DATASETS
+from bus.records import SCHEMA_VERSION, CycleComplete, Record
+
+PUBLISHED = Path(__file__).with_name("netfeed-message.schema.json")
+
+
+def message_schema() -> dict[str, Any]:
+    types: list[Any] = [Record, CycleComplete]
+    for m in DATASETS.values():
+        types += [m.tags, m.fields]
+    (record_ref, marker_ref, *ds_refs), components = msgspec.json.schema_components(
+        types, ref_template="#/$defs/{name}")
+    conditions = []
+    for i, name in enumerate(DATASETS):
+        tags_ref, fields_ref = ds_refs[2 * i], ds_refs[2 * i + 1]
+        conditions.append({
+            "if": {"properties": {"dataset": {"const": name}}},
+            "then": {"properties": {"tags": tags_ref, "fields": fields_ref}},
+        })
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://netfeed.dev/schema/message-v{SCHEMA_VERSION}.json",
+        "title": f"netfeed bus message, schema_version {SCHEMA_VERSION}",
+        "oneOf": [{"allOf": [record_ref, *conditions]}, marker_ref],
+        "$defs": components,
+    }
+
+
+def render() -> str:
+    return json.dumps(message_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    PUBLISHED.write_text(render())
+    sys.stdout.write(f"wrote {PUBLISHED}\n")

@@ -1,0 +1,165 @@
+"""Vendor profiles: YAML data, loaded once, composed with ``extends``, matched by sysObjectID.
+
+Shipped profiles live beside this file; operators add site profiles in
+``configs/profiles/`` (same format, may extend a shipped one).  A profile's
+name is its file name, the ``profile`` tag on its records, and the name of
+its test recording: one string everywhere.  Two profiles with one name are
+an error, not an override.
+
+Matching: an exact ``sysobjectid`` entry beats a prefix entry (``x.y.*``);
+among prefixes the longest wins; nothing matched means ``generic``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from collectors.profiles.compiled import CompiledDataset, compile_dataset
+from collectors.profiles.schema import DatasetSpec, EnumFile, FieldSpec, ProfileFile, TableSpec
+
+SHIPPED = Path(__file__).parent
+FALLBACK = "generic"
+
+
+class ProfileError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A resolved profile: its own and inherited datasets, compiled."""
+
+    name: str
+    sysobjectid: tuple[str, ...]
+    datasets: dict[str, CompiledDataset]
+    source: Path
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError([f"{path}: cannot load: {exc}"]) from None
+
+
+def _merge_dataset(base: DatasetSpec | None, top: DatasetSpec) -> DatasetSpec:
+    if base is None:
+        return top
+    if (base.table is None) != (top.table is None):
+        raise ValueError("a dataset cannot change between 'table' and 'scalars' when extended")
+    b = base.table or base.scalars
+    t = top.table or top.scalars
+    assert b is not None and t is not None
+    merged: dict[str, object] = {
+        "tags": {**b.tags, **t.tags},
+        "fields": {**b.fields, **t.fields},
+    }
+    if top.table is not None:
+        merged["index_tag"] = top.table.index_tag
+        return DatasetSpec(table=TableSpec.model_validate(merged))
+    return DatasetSpec.model_validate({"scalars": merged})
+
+
+class ProfileSet:
+    """Every profile found in the given folders, resolved and ready to match."""
+
+    def __init__(self, folders: list[Path] | None = None) -> None:
+        folders = [SHIPPED, *(folders or [])]
+        problems: list[str] = []
+        files: dict[str, ProfileFile] = {}
+        paths: dict[str, Path] = {}
+        self.enums: dict[str, dict[int, str]] = {}
+        for folder in folders:
+            for path in sorted((folder / "enums").glob("*.yaml")):
+                try:
+                    enum = EnumFile.model_validate(_load_yaml(path))
+                except ValidationError as exc:
+                    problems += [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                    continue
+                self.enums[enum.name] = enum.values
+            for path in sorted(folder.glob("*.yaml")):
+                try:
+                    spec = ProfileFile.model_validate(_load_yaml(path))
+                except ValidationError as exc:
+                    problems += [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                    continue
+                except ProfileError as exc:
+                    problems += exc.problems
+                    continue
+                if spec.name != path.stem:
+                    problems.append(f"{path}: name: {spec.name!r} must equal the file name {path.stem!r}")
+                elif spec.name in files:
+                    problems.append(f"{path}: name: profile {spec.name!r} is already defined in {paths[spec.name]}")
+                else:
+                    files[spec.name] = spec
+                    paths[spec.name] = path
+        self.profiles: dict[str, Profile] = {}
+        for name in files:
+            try:
+                self.profiles[name] = self._resolve(name, files, paths, ())
+            except ProfileError as exc:
+                problems += exc.problems
+        if FALLBACK not in self.profiles and not problems:
+            problems.append(f"{SHIPPED}: the fallback profile {FALLBACK!r} is missing")
+        if problems:
+            raise ProfileError(sorted(set(problems)))
+        self._exact: dict[str, str] = {}
+        self._prefix: list[tuple[str, str]] = []
+        for p in self.profiles.values():
+            if p.name.startswith("_"):
+                continue
+            for s in p.sysobjectid:
+                if s.endswith(".*"):
+                    self._prefix.append((s[:-1], p.name))
+                else:
+                    self._exact[s] = p.name
+        self._prefix.sort(key=lambda t: -len(t[0]))
+
+    def _resolve(self, name: str, files: dict[str, ProfileFile], paths: dict[str, Path],
+                 chain: tuple[str, ...]) -> Profile:
+        if name in chain:
+            raise ProfileError([f"{paths[chain[0]]}: extends: cycle {' -> '.join((*chain, name))}"])
+        spec = files[name]
+        datasets: dict[str, DatasetSpec] = {}
+        for base in spec.extends:
+            if base not in files:
+                raise ProfileError([f"{paths[name]}: extends: unknown profile {base!r}"])
+            parent = self._resolve(base, files, paths, (*chain, name))
+            for ds, cds in parent.datasets.items():
+                datasets[ds] = _merge_dataset(datasets.get(ds), cds.spec)
+        try:
+            for ds, dspec in spec.datasets.items():
+                datasets[ds] = _merge_dataset(datasets.get(ds), dspec)
+            compiled = {ds: compile_dataset(ds, d, self.enums) for ds, d in datasets.items()}
+        except ValueError as exc:
+            raise ProfileError([f"{paths[name]}: {exc}"]) from None
+        return Profile(name, tuple(spec.sysobjectid), compiled, paths[name])
+
+    def match(self, sys_object_id: str | None) -> tuple[Profile, bool]:
+        """The profile for a device, and whether it matched (False: generic fallback)."""
+        if sys_object_id:
+            name = self._exact.get(sys_object_id)
+            if name is None:
+                for prefix, pname in self._prefix:
+                    if sys_object_id.startswith(prefix):
+                        name = pname
+                        break
+            if name is not None:
+                return self.profiles[name], True
+        return self.profiles[FALLBACK], False
+
+
+@lru_cache(maxsize=8)
+def load_profiles(*site_folders: Path) -> ProfileSet:
+    """Shipped profiles plus those in ``site_folders`` (cached per folder tuple)."""
+    return ProfileSet([f for f in site_folders if f.is_dir()])
+
+
+__all__ = ["FieldSpec", "Profile", "ProfileError", "ProfileSet", "load_profiles"]

@@ -1,0 +1,141 @@
+"""The collector service: every configured network's datasets, on schedule.
+
+Scheduling (apscheduler, one job per network and dataset):
+
+- ``interval_s`` jobs fire on a grid aligned to the epoch (every collector
+  with the same interval ticks at the same instants), ``cron`` jobs on their
+  crontab; the tick a cycle belongs to is its ``scheduled_unix_ms``.
+- never two cycles of the same job at once (``max_instances=1``); a tick
+  that arrives while the previous cycle still runs is skipped, counted in
+  :attr:`Collector.overruns` and logged;
+- ticks missed while the process was busy are coalesced into one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bus.records import CycleComplete
+from collectors.config import DatasetSchedule, NetworkConfig
+from collectors.cycle import Sink, run_cycle
+from collectors.profiles import ProfileSet
+from collectors.settings import CollectorSettings
+from collectors.snmp.base import SnmpClient
+
+log = logging.getLogger(__name__)
+
+
+def tick_ms(schedule: DatasetSchedule, now_ms: int | None = None) -> int:
+    """The scheduled instant a cycle starting now belongs to."""
+    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    step = 60_000 if schedule.cron else int(schedule.interval_s * 1000)
+    return now_ms - now_ms % step
+
+
+class Collector:
+    """Polls ``networks`` into ``sink``; ``start``/``stop`` or ``async with``."""
+
+    def __init__(self, networks: list[NetworkConfig], settings: CollectorSettings, sink: Sink,
+                 profiles: ProfileSet, client: SnmpClient | None = None) -> None:
+        self.networks = {n.network: n for n in networks}
+        self.settings = settings
+        self.sink = sink
+        self.profiles = profiles
+        self._client = client
+        self._own_client = client is None
+        self._semaphore = asyncio.Semaphore(settings.max_in_flight)
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[CycleComplete]] = set()
+        self.overruns: dict[str, int] = {}
+        self.last: dict[str, CycleComplete] = {}
+
+    @property
+    def client(self) -> SnmpClient:
+        if self._client is None:
+            from collectors.snmp.pysnmp_client import PysnmpClient
+
+            self._client = PysnmpClient(rcvbuf_bytes=self.settings.udp_rcvbuf_bytes)
+        return self._client
+
+    async def cycle(self, network: str, dataset: str, scheduled_unix_ms: int | None = None) -> CycleComplete:
+        """Run one cycle now; returns its marker (also published)."""
+        net = self.networks[network]
+        sched = net.datasets[dataset]
+        tick = tick_ms(sched) if scheduled_unix_ms is None else scheduled_unix_ms
+        spread = net.collection.spread * (60.0 if sched.cron else sched.interval_s)
+        sem = self._semaphore
+        if net.collection.max_in_flight < self.settings.max_in_flight:
+            sem = asyncio.Semaphore(net.collection.max_in_flight)
+        task = asyncio.ensure_future(run_cycle(
+            network=network, dataset=dataset, devices=net.devices, client=self.client,
+            profiles=self.profiles, sink=self.sink, semaphore=sem, scheduled_unix_ms=tick,
+            spread_s=spread, collector=self.settings.instance_id))
+        self._running.add(task)
+        try:
+            marker = await task
+        finally:
+            self._running.discard(task)
+        self.last[f"{network}.{dataset}"] = marker
+        return marker
+
+    async def run_once(self, datasets: list[str] | None = None, *, spread: bool = False) -> list[CycleComplete]:
+        """One cycle of every network's datasets (all at once, no spreading by default)."""
+        jobs = []
+        for net in self.networks.values():
+            for ds in net.datasets:
+                if datasets is None or ds in datasets:
+                    jobs.append((net.network, ds))
+        now = time.time_ns() // 1_000_000
+        if not spread:
+            for net in self.networks.values():
+                self.networks[net.network] = net.model_copy(
+                    update={"collection": net.collection.model_copy(update={"spread": 0.0})})
+        return list(await asyncio.gather(*(self.cycle(n, d, now) for n, d in jobs)))
+
+    def _on_overrun(self, event: JobEvent) -> None:
+        self.overruns[event.job_id] = self.overruns.get(event.job_id, 0) + 1
+        log.warning("%s: previous cycle still running at the next tick: skipped (%d overruns so far)",
+                    event.job_id, self.overruns[event.job_id])
+
+    async def start(self) -> None:
+        sched = AsyncIOScheduler(timezone=UTC)
+        sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
+        for net in self.networks.values():
+            for ds, s in net.datasets.items():
+                trigger = (CronTrigger.from_crontab(s.cron, timezone=UTC) if s.cron else
+                           IntervalTrigger(seconds=s.interval_s,
+                                           start_date=datetime.fromtimestamp(0, UTC)))
+                job_id = f"{net.network}.{ds}"
+                sched.add_job(self.cycle, trigger, args=[net.network, ds], id=job_id, name=job_id,
+                              max_instances=1, coalesce=True, misfire_grace_time=None,
+                              next_run_time=datetime.now(UTC))
+        sched.start()
+        self._scheduler = sched
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop scheduling; let running cycles finish for ``grace_s``, then cancel them."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._running:
+            done, pending = await asyncio.wait(set(self._running), timeout=grace_s)
+            for t in pending:
+                t.cancel()
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def __aenter__(self) -> Collector:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,51 @@
+"""Test applications: they record what they receive, so tests can count it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from applications.api import AppSettings, Application, Batch
+from bus.records import Record
+
+
+class CountSettings(AppSettings):
+    log_dir: Path = Path("var/count")
+
+
+class CountApp(Application):
+    """Appends ``topic partition offset kind device`` per message to ``<log_dir>/<pid>.log``
+    and fsyncs before returning, so the runner commits only what is on disk."""
+
+    name: ClassVar[str] = "test-count"
+    Settings = CountSettings
+    default_datasets: ClassVar[list[str]] = ["interfaces", "system"]
+
+    async def handle(self, batch: Batch) -> None:
+        cfg: CountSettings = self.settings  # type: ignore[assignment]
+        cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for it in batch.items:
+            m = it.message
+            kind = "record" if isinstance(m, Record) else "marker"
+            dev = m.device if isinstance(m, Record) else "-"
+            lines.append(f"{it.topic} {it.partition} {it.offset} {kind} {dev}\n")
+        with open(cfg.log_dir / f"{os.getpid()}.log", "a") as fh:
+            fh.writelines(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class CaptureApp(Application):
+    """Keeps every decoded message in memory (in-process tests)."""
+
+    name: ClassVar[str] = "test-capture"
+    default_datasets: ClassVar[list[str]] = ["interfaces", "system"]
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        super().__init__(settings)
+        self.items: list = []
+
+    async def handle(self, batch: Batch) -> None:
+        self.items.extend(batch.items)
