@@ -100,6 +100,15 @@ class Collector:
                     update={"collection": net.collection.model_copy(update={"spread": 0.0})})
         return list(await asyncio.gather(*(self.cycle(n, d, now) for n, d in jobs)))
 
+    async def _scheduled(self, network: str, dataset: str) -> None:
+        try:
+            await self.cycle(network, dataset)
+        except asyncio.CancelledError:
+            log.info("%s.%s: cycle cancelled at shutdown; no marker published", network, dataset)
+        except Exception:
+            # the next tick tries again; the error must not kill the scheduler
+            log.exception("%s.%s: cycle failed", network, dataset)
+
     def _on_overrun(self, event: JobEvent) -> None:
         self.overruns[event.job_id] = self.overruns.get(event.job_id, 0) + 1
         log.warning("%s: previous cycle still running at the next tick: skipped (%d overruns so far)",
@@ -114,7 +123,7 @@ class Collector:
                            IntervalTrigger(seconds=s.interval_s,
                                            start_date=datetime.fromtimestamp(0, UTC)))
                 job_id = f"{net.network}.{ds}"
-                sched.add_job(self.cycle, trigger, args=[net.network, ds], id=job_id, name=job_id,
+                sched.add_job(self._scheduled, trigger, args=[net.network, ds], id=job_id, name=job_id,
                               max_instances=1, coalesce=True, misfire_grace_time=None,
                               next_run_time=datetime.now(UTC))
         sched.start()

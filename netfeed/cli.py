@@ -162,7 +162,8 @@ async def _tail(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netfeed", description=__doc__.splitlines()[0])
-    p.add_argument("-v", "--verbose", action="count", default=1, help="more logging (-vv debug)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more logging: -v cycle summaries, -vv debug")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = p.add_subparsers(dest="command", required=True)
 
