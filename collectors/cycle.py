@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 class Sink(Protocol):
     async def publish(self, records: list[Record]) -> None: ...
-    async def complete_cycle(self, marker: CycleComplete) -> None: ...
+    async def complete_cycle(self, marker: CycleComplete) -> CycleComplete: ...
 
 
 def start_offset_s(device_id: str, spread_s: float) -> float:
@@ -75,7 +75,7 @@ async def run_cycle(*, network: str, dataset: str, devices: Sequence[Device], cl
         failures={o.device: f"{o.status}: {o.error}" for o in outcomes if o.status != "ok"},
         collector=collector,
     )
-    await sink.complete_cycle(marker)
+    marker = await sink.complete_cycle(marker)
     log.info("%s: %d/%d devices ok, %d failed, %d timed out, %d records in %d ms",
              cid, marker.devices_ok, marker.devices_planned, marker.devices_failed,
              marker.devices_timed_out, marker.records, marker.duration_ms)

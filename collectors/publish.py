@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+import msgspec
+
 from bus.api import Producer
 from bus.records import CycleComplete, Record, encode
 from bus.topics import topic_name
@@ -35,17 +37,15 @@ class Publisher:
             topic, _ = await self._topic(rec.network, rec.dataset)
             await self.producer.send(topic, encode(rec), key=rec.device.encode())
 
-    async def complete_cycle(self, marker: CycleComplete) -> None:
+    async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
+        """Publish ``marker`` to every partition; return it with ``partitions`` set."""
         topic, parts = await self._topic(marker.network, marker.dataset)
         await self.producer.flush()
         for p in range(parts):
-            copy = CycleComplete(**{**_fields(marker), "partition": p, "partitions": parts})
+            copy = msgspec.structs.replace(marker, partition=p, partitions=parts)
             await self.producer.send(topic, encode(copy), partition=p)
         await self.producer.flush()
-
-
-def _fields(m: CycleComplete) -> dict[str, object]:
-    return {f: getattr(m, f) for f in m.__struct_fields__}
+        return msgspec.structs.replace(marker, partitions=parts)
 
 
 class DryRunPublisher:
@@ -58,6 +58,7 @@ class DryRunPublisher:
         self.out.write("".join(encode(r).decode() + "\n" for r in records))
         self.out.flush()
 
-    async def complete_cycle(self, marker: CycleComplete) -> None:
+    async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         self.out.write(encode(marker).decode() + "\n")
         self.out.flush()
+        return marker

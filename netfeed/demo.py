@@ -51,11 +51,12 @@ collection: {{max_in_flight: 32, spread: 0.3}}
 class _ProgressSink(Publisher):
     """The real publisher, plus one progress line per finished cycle."""
 
-    async def complete_cycle(self, marker: CycleComplete) -> None:
-        await super().complete_cycle(marker)
+    async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
+        marker = await super().complete_cycle(marker)
         print(f"[collector] {marker.network:<9} {marker.dataset:<10} cycle done: "
               f"{marker.devices_ok}/{marker.devices_planned} devices ok, {marker.records} records, "
               f"{marker.duration_ms} ms", flush=True)
+        return marker
 
 
 def write_config(workdir: Path, nets: list[SimulatedNetwork], interval: float) -> Path:

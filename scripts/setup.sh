@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install what netfeed needs on a fresh machine; safe to run again (does only what is missing).
+#
+#   scripts/setup.sh python   a virtualenv in .venv with netfeed and its test/dev extras
+#   scripts/setup.sh system   Java 17 and Maven (the test Kafka broker), net-snmp tools
+#   scripts/setup.sh all      both
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+what="${1:-all}"
+log() { echo "setup.sh: $*" >&2; }
+
+system() {
+    local missing=()
+    command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+    command -v mvn >/dev/null || missing+=(maven)
+    command -v snmpget >/dev/null || missing+=(snmp)
+    command -v snmpd >/dev/null || missing+=(snmpd)
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]}"
+        local sudo=""
+        [[ $(id -u) == 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    fi
+}
+
+python_env() {
+    local py="${PYTHON3:-python3}"
+    "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || { log "Python >= 3.11 needed ($py is $("$py" --version 2>&1))"; exit 1; }
+    [[ -x .venv/bin/python ]] || { log "creating .venv"; "$py" -m venv .venv; }
+    # Reinstall only when pyproject.toml changed since the last install.
+    local stamp=.venv/.netfeed-installed want
+    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
+        log "installing netfeed and its Python dependencies into .venv"
+        .venv/bin/python -m pip install -q --upgrade pip >&2
+        .venv/bin/python -m pip install -q -e ".[test,dev]" >&2
+        echo "$want" >"$stamp"
+    fi
+}
+
+case "$what" in
+    python) python_env ;;
+    system) system ;;
+    all) system; python_env ;;
+    *) log "usage: $0 [python|system|all]"; exit 2 ;;
+esac
