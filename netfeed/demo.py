@@ -77,10 +77,9 @@ async def run_demo(args: argparse.Namespace) -> int:
     os.environ[COMMUNITY_ENV] = "public"
     nets = [SimulatedNetwork("lab-east", args.devices, seed=1, base_port=args.port,
                              n_interfaces=args.interfaces),
-            SimulatedNetwork("lab-west", args.devices, seed=2, base_port=args.port + args.devices,
+            SimulatedNetwork("lab-west", args.devices, seed=2,
+                             base_port=args.port + args.devices if args.port else 0,
                              n_interfaces=args.interfaces)]
-    cfg = write_config(workdir, nets, args.interval)
-    networks = load_networks(cfg)  # the same validation as `netfeed validate`
     bus = BusSettings(embedded=EmbeddedSettings(path=workdir / "bus.sqlite3", partitions=4))
     report = workdir / "interface-utilisation.csv"
     app = InterfaceUtilisation(UtilisationSettings(networks=["lab-*"], top_n=5, output=report))
@@ -90,13 +89,17 @@ async def run_demo(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
-    print(f"netfeed demo: {len(nets)} simulated networks x {args.devices} devices x "
-          f"{args.interfaces} interfaces on 127.0.0.1:{args.port}-{args.port + 2 * args.devices - 1}; "
-          f"polling every {args.interval:g}s into the embedded bus at {bus.embedded.path}", flush=True)
-    print("netfeed demo: rates appear from the second cycle on; Ctrl-C stops", flush=True)
     async with contextlib.AsyncExitStack() as stack:
         for net in nets:
             await stack.enter_async_context(net)
+        cfg = write_config(workdir, nets, args.interval)  # after start: ports are bound
+        networks = load_networks(cfg)  # the same validation as `netfeed validate`
+        ports = sorted(p for n in nets for (_i, _h, p, _c, _v) in n.inventory_rows())
+        print(f"netfeed demo: {len(nets)} simulated networks x {args.devices} devices x "
+              f"{args.interfaces} interfaces on 127.0.0.1 udp {ports[0]}-{ports[-1]}; polling every "
+              f"{args.interval:g}s into the embedded bus at {bus.embedded.path}", flush=True)
+        print(f"netfeed demo: config written to {cfg}; rates appear from the second cycle on; "
+              "Ctrl-C stops", flush=True)
         producer = await stack.enter_async_context(make_producer(bus, client_id="demo-collector"))
         collector = Collector(networks, CollectorSettings(instance_id="demo"),
                               _ProgressSink(producer, bus.topic_prefix), ProfileSet())

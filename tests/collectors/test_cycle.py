@@ -1,0 +1,80 @@
+import asyncio
+import time
+
+from bus.datasets import validate
+from bus.records import CycleComplete, Record
+from collectors.config import Device, SnmpSettings
+from collectors.cycle import run_cycle, start_offset_s
+from collectors.profiles import ProfileSet
+from tests.support.fake_snmp import FakeClient, device_data
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.markers: list[CycleComplete] = []
+
+    async def publish(self, records: list[Record]) -> None:
+        self.records += records
+
+    async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
+        self.markers.append(marker)
+        return marker
+
+
+def devices(n: int, **snmp: object) -> list[Device]:
+    s = SnmpSettings(community="env:X", **snmp)  # type: ignore[arg-type]
+    return [Device(network="n", id=f"d{i}", host="127.0.0.1", snmp=s, tags={"site": "x"})
+            for i in range(n)]
+
+
+async def test_records_are_valid_and_marker_counts_outcomes() -> None:
+    devs = devices(4)
+    client = FakeClient({d.id: device_data(3) for d in devs[:3]})  # d3 never answers
+    sink = ListSink()
+    m = await run_cycle(network="n", dataset="interfaces", devices=devs, client=client,
+                        profiles=ProfileSet(), sink=sink, semaphore=asyncio.Semaphore(10),
+                        scheduled_unix_ms=60_000)
+    assert (m.devices_planned, m.devices_ok, m.devices_timed_out, m.records) == (4, 3, 1, 9)
+    assert list(m.failures) == ["d3"] and sink.markers == [m]
+    for r in sink.records:
+        validate(r)
+        assert r.cycle_id == "n:interfaces:60000" and r.device_uptime_ms == 123450
+        assert r.tags["site"] == "x" and r.profile == "generic"
+    assert {r.tags["if_index"] for r in sink.records} == {"1", "2", "3"}
+
+
+async def test_partial_walk_is_published_as_partial() -> None:
+    devs = devices(1)
+    client = FakeClient({"d0": device_data(2)},
+                        problems={"d0": {"1.3.6.1.2.1.2.2.1.8": "OID not increasing at x"}})
+    sink = ListSink()
+    await run_cycle(network="n", dataset="interfaces", devices=devs, client=client,
+                    profiles=ProfileSet(), sink=sink, semaphore=asyncio.Semaphore(1),
+                    scheduled_unix_ms=0)
+    assert sink.records and all(r.partial for r in sink.records)
+    assert "1.3.6.1.2.1.2.2.1.8: OID not increasing at x" in sink.records[0].missing
+
+
+async def test_in_flight_is_bounded() -> None:
+    devs = devices(20)
+    client = FakeClient({d.id: device_data(1) for d in devs}, delay_s=0.02)
+    await run_cycle(network="n", dataset="system", devices=devs, client=client,
+                    profiles=ProfileSet(), sink=ListSink(), semaphore=asyncio.Semaphore(3),
+                    scheduled_unix_ms=0)
+    assert client.max_in_flight == 3
+
+
+async def test_devices_are_spread_over_the_window_stably() -> None:
+    devs = devices(30)
+    client = FakeClient({d.id: device_data(1) for d in devs})
+    t0 = asyncio.get_running_loop().time()
+    start = time.monotonic()
+    await run_cycle(network="n", dataset="system", devices=devs, client=client,
+                    profiles=ProfileSet(), sink=ListSink(), semaphore=asyncio.Semaphore(100),
+                    scheduled_unix_ms=0, spread_s=1.0)
+    assert time.monotonic() - start < 2.5
+    offsets = sorted(client.started[d.id] - t0 for d in devs)
+    assert offsets[0] < 0.3 and offsets[-1] > 0.6  # spread, not all at once
+    for d in devs:  # each device at its own stable offset
+        assert abs((client.started[d.id] - t0) - start_offset_s(d.id, 1.0)) < 0.25
