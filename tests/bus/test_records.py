@@ -10,23 +10,47 @@ from bus.schema import PUBLISHED, message_schema, render
 
 def _record(**over: object) -> Record:
     base: dict[str, object] = dict(
-        network="lab-east", device="core-1", profile="generic", dataset="interfaces",
-        cycle_id="lab-east:interfaces:1000", scheduled_unix_ms=1000, request_unix_ms=1001,
-        response_unix_ms=1002, device_uptime_ms=5000,
-        provenance=Provenance(protocol="snmpv2c", collector_version="0.1.0", sources=["1.3.6.1.2.1.2.2.1"]),
+        network="lab-east",
+        device="core-1",
+        profile="generic",
+        dataset="interfaces",
+        cycle_id="lab-east:interfaces:1000",
+        scheduled_unix_ms=1000,
+        request_unix_ms=1001,
+        response_unix_ms=1002,
+        device_uptime_ms=5000,
+        provenance=Provenance(
+            protocol="snmpv2c", collector_version="0.1.0", sources=["1.3.6.1.2.1.2.2.1"]
+        ),
         tags={"if_index": "3", "if_name": "Gi0/3", "site": "east"},
-        fields={"if_descr": "GigabitEthernet0/3", "oper_status": "up", "in_octets": 2**63 + 5,
-                "counter_bits": 64, "speed_bps": 10**9},
+        fields={
+            "if_descr": "GigabitEthernet0/3",
+            "oper_status": "up",
+            "in_octets": 2**63 + 5,
+            "counter_bits": 64,
+            "speed_bps": 10**9,
+        },
     )
     base.update(over)
     return Record(**base)  # type: ignore[arg-type]
 
 
 def _marker() -> CycleComplete:
-    return CycleComplete(network="lab-east", dataset="interfaces", cycle_id="lab-east:interfaces:1000",
-                         scheduled_unix_ms=1000, started_unix_ms=1001, finished_unix_ms=1500,
-                         duration_ms=499, devices_planned=3, devices_ok=2, devices_failed=1,
-                         devices_timed_out=0, records=10, failures={"x": "failed: garbage"})
+    return CycleComplete(
+        network="lab-east",
+        dataset="interfaces",
+        cycle_id="lab-east:interfaces:1000",
+        scheduled_unix_ms=1000,
+        started_unix_ms=1001,
+        finished_unix_ms=1500,
+        duration_ms=499,
+        devices_planned=3,
+        devices_ok=2,
+        devices_failed=1,
+        devices_timed_out=0,
+        records=10,
+        failures={"x": "failed: garbage"},
+    )
 
 
 def test_round_trip_keeps_every_field_and_big_counters() -> None:
@@ -46,11 +70,14 @@ def test_marker_decodes_as_marker() -> None:
     assert isinstance(m, CycleComplete) and m.devices_failed == 1
 
 
-@pytest.mark.parametrize("payload, words", [
-    (b"not json", "not a netfeed message"),
-    (b'{"kind": "other"}', "not a netfeed message"),
-    (b'{"kind": "record", "network": 3}', "not a netfeed message"),
-])
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        (b"not json", "not a netfeed message"),
+        (b'{"kind": "other"}', "not a netfeed message"),
+        (b'{"kind": "record", "network": 3}', "not a netfeed message"),
+    ],
+)
 def test_bad_payloads_name_where(payload: bytes, words: str) -> None:
     with pytest.raises(RecordError, match=words) as err:
         decode(payload, where="netfeed.x.interfaces[2]@17")
