@@ -7,4 +7,11 @@ sees :class:`~applications.api.Batch` objects of decoded records.
 from applications.api import AppContext, Application, Batch, Subscription
 from applications.registry import ApplicationRegistry, load_registry
 
-__all__ = ["AppContext", "Application", "ApplicationRegistry", "Batch", "Subscription", "load_registry"]
+__all__ = [
+    "AppContext",
+    "Application",
+    "ApplicationRegistry",
+    "Batch",
+    "Subscription",
+    "load_registry",
+]

@@ -71,12 +71,21 @@ class Batch:
 
 
 def records_frame(records: list[Record]) -> pd.DataFrame:
-    rows = [{
-        "network": r.network, "device": r.device, "profile": r.profile, "dataset": r.dataset,
-        "cycle_id": r.cycle_id, "scheduled_unix_ms": r.scheduled_unix_ms,
-        "response_unix_ms": r.response_unix_ms, "device_uptime_ms": r.device_uptime_ms,
-        **r.tags, **r.fields,
-    } for r in records]
+    rows = [
+        {
+            "network": r.network,
+            "device": r.device,
+            "profile": r.profile,
+            "dataset": r.dataset,
+            "cycle_id": r.cycle_id,
+            "scheduled_unix_ms": r.scheduled_unix_ms,
+            "response_unix_ms": r.response_unix_ms,
+            "device_uptime_ms": r.device_uptime_ms,
+            **r.tags,
+            **r.fields,
+        }
+        for r in records
+    ]
     return pd.DataFrame(rows)
 
 
@@ -99,8 +108,9 @@ class Application:
 
     @property
     def subscription(self) -> Subscription:
-        return Subscription(list(self.settings.networks),
-                            list(self.settings.datasets or self.default_datasets))
+        return Subscription(
+            list(self.settings.networks), list(self.settings.datasets or self.default_datasets)
+        )
 
     async def start(self, ctx: AppContext) -> None:
         self.ctx = ctx

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from applications.api import AppSettings, Application
+from applications.api import Application, AppSettings
 from bus.configfile import SettingsError, read_sections
 
 
@@ -19,6 +19,9 @@ def load_app_settings(config_dir: Path, app: type[Application]) -> AppSettings:
     try:
         return app.Settings.model_validate(section.get(app.name) or {})
     except ValidationError as exc:
-        raise SettingsError([
-            f"{path}: applications.{app.name}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-            for e in exc.errors()]) from None
+        raise SettingsError(
+            [
+                f"{path}: applications.{app.name}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        ) from None

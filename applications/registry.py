@@ -32,7 +32,8 @@ class ApplicationRegistry:
         if cls.name in self._apps and self._apps[cls.name] is not cls:
             raise RegistryError(
                 f"application name {cls.name!r} registered twice: {self._origin[cls.name]} and "
-                f"{origin or cls.__module__ + ':' + cls.__qualname__}")
+                f"{origin or cls.__module__ + ':' + cls.__qualname__}"
+            )
         self._apps[cls.name] = cls
         self._origin[cls.name] = origin or f"{cls.__module__}:{cls.__qualname__}"
 
@@ -50,7 +51,9 @@ class ApplicationRegistry:
                 raise RegistryError(f"{name}: cannot load: {exc}") from None
             self.register(cls, origin=name)
             return cls  # type: ignore[no-any-return]
-        raise RegistryError(f"no application {name!r}; installed: {', '.join(self.names()) or 'none'}")
+        raise RegistryError(
+            f"no application {name!r}; installed: {', '.join(self.names()) or 'none'}"
+        )
 
 
 def load_registry() -> ApplicationRegistry:

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 
 class AppRunner:
-    def __init__(self, app: Application, bus: BusSettings, *, instance_id: str = "",
-                 max_records: int = 5000) -> None:
+    def __init__(
+        self, app: Application, bus: BusSettings, *, instance_id: str = "", max_records: int = 5000
+    ) -> None:
         self.app = app
         self.bus = bus
         self.instance_id = instance_id or f"{app.name}-{id(self):x}"
@@ -41,8 +42,9 @@ class AppRunner:
         if not sub.datasets:
             raise ValueError(f"application {app.name}: subscribes to no dataset")
         self.pattern = subscription_pattern(bus.topic_prefix, sub.networks, sub.datasets)
-        self.consumer = make_consumer(bus, group=app.name, pattern=self.pattern,
-                                      client_id=self.instance_id)
+        self.consumer = make_consumer(
+            bus, group=app.name, pattern=self.pattern, client_id=self.instance_id
+        )
 
     def _owned(self, topic: str) -> set[int]:
         return {p for t, p in self.consumer.assignment() if t == topic}
@@ -72,8 +74,14 @@ class AppRunner:
         batch = Batch()
         for m in msgs:
             try:
-                batch.items.append(Item(decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}"),
-                                        m.topic, m.partition, m.offset))
+                batch.items.append(
+                    Item(
+                        decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}"),
+                        m.topic,
+                        m.partition,
+                        m.offset,
+                    )
+                )
             except RecordError as exc:
                 self.bad_messages += 1
                 log.error("%s: skipped: %s", self.app.name, exc)
@@ -83,7 +91,9 @@ class AppRunner:
         self.batches += 1
         return len(msgs)
 
-    async def run(self, *, duration_s: float | None = None, stop: asyncio.Event | None = None) -> None:
+    async def run(
+        self, *, duration_s: float | None = None, stop: asyncio.Event | None = None
+    ) -> None:
         """Loop until ``stop`` is set or ``duration_s`` has passed."""
         end = None if duration_s is None else time.monotonic() + duration_s
         while not (stop is not None and stop.is_set()) and (end is None or time.monotonic() < end):

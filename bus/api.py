@@ -81,7 +81,7 @@ class Consumer(Protocol):
         """Leave the group (without committing)."""
 
     async def getmany(self, timeout_ms: int = 1000, max_records: int = 10_000) -> list[BusMessage]:
-        """Return up to ``max_records`` messages from owned partitions, waiting up to ``timeout_ms``."""
+        """Up to ``max_records`` messages from owned partitions; waits up to ``timeout_ms``."""
 
     async def commit(self) -> None:
         """Commit the position after the last message returned by :meth:`getmany`."""

@@ -35,13 +35,19 @@ def read_sections(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark else ""
-        raise SettingsError([f"{path}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise SettingsError(
+            [f"{path}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]
+        ) from None
     if not isinstance(data, dict):
         raise SettingsError([f"{path}: top level must be a mapping of {', '.join(SECTIONS)}"])
     unknown = [k for k in data if k not in SECTIONS]
     if unknown:
-        raise SettingsError([f"{path}: {k}: unknown section (expected one of {', '.join(SECTIONS)})"
-                             for k in unknown])
+        raise SettingsError(
+            [
+                f"{path}: {k}: unknown section (expected one of {', '.join(SECTIONS)})"
+                for k in unknown
+            ]
+        )
     return data
 
 
@@ -51,9 +57,9 @@ def load_section(path: Path, section: str, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise SettingsError([
-            f"{path}: {section}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-        ]) from None
+        raise SettingsError(
+            [f"{path}: {section}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        ) from None
 
 
 def load_bus_settings(config_dir: Path) -> BusSettings:

@@ -19,9 +19,7 @@ import msgspec
 
 from bus.records import Record, RecordError
 
-Status = Literal[
-    "up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"
-]
+Status = Literal["up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"]
 
 
 class SystemTags(msgspec.Struct):

@@ -36,12 +36,20 @@ def make_consumer(
         from bus.kafka import KafkaConsumer
 
         return KafkaConsumer(
-            settings, group=group, topics=topics, pattern=pattern,
-            client_id=client_id, from_beginning=from_beginning,
+            settings,
+            group=group,
+            topics=topics,
+            pattern=pattern,
+            client_id=client_id,
+            from_beginning=from_beginning,
         )
     from bus.embedded import EmbeddedConsumer
 
     return EmbeddedConsumer(
-        settings, group=group, topics=topics, pattern=pattern,
-        client_id=client_id, from_beginning=from_beginning,
+        settings,
+        group=group,
+        topics=topics,
+        pattern=pattern,
+        client_id=client_id,
+        from_beginning=from_beginning,
     )

@@ -25,14 +25,17 @@ def message_schema() -> dict[str, Any]:
     for m in DATASETS.values():
         types += [m.tags, m.fields]
     (record_ref, marker_ref, *ds_refs), components = msgspec.json.schema_components(
-        types, ref_template="#/$defs/{name}")
+        types, ref_template="#/$defs/{name}"
+    )
     conditions = []
     for i, name in enumerate(DATASETS):
         tags_ref, fields_ref = ds_refs[2 * i], ds_refs[2 * i + 1]
-        conditions.append({
-            "if": {"properties": {"dataset": {"const": name}}},
-            "then": {"properties": {"tags": tags_ref, "fields": fields_ref}},
-        })
+        conditions.append(
+            {
+                "if": {"properties": {"dataset": {"const": name}}},
+                "then": {"properties": {"tags": tags_ref, "fields": fields_ref}},
+            }
+        )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://netfeed.dev/schema/message-v{SCHEMA_VERSION}.json",

@@ -34,8 +34,6 @@ def subscription_pattern(prefix: str, networks: list[str], datasets: list[str]) 
 
     def alt(items: list[str]) -> str:
         # '*' and '?' never cross a '.', so a pattern cannot reach into another level.
-        return "|".join(
-            re.escape(i).replace(r"\*", "[^.]*").replace(r"\?", "[^.]") for i in items
-        )
+        return "|".join(re.escape(i).replace(r"\*", "[^.]*").replace(r"\?", "[^.]") for i in items)
 
     return rf"^{re.escape(prefix)}\.(?:{alt(networks)})\.(?:{alt(datasets)})$"

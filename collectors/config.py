@@ -166,9 +166,14 @@ def _fmt_loc(loc: tuple[Any, ...], data: Any) -> str:
     node = data
     for i, item in enumerate(loc):
         if isinstance(item, int) and parts:
-            ident = node[item].get("id") if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) else None
+            ident = (
+                node[item].get("id")
+                if isinstance(node, list) and item < len(node) and isinstance(node[item], dict)
+                else None
+            )
             parts[-1] = (
-                f"{'device' if loc[i - 1] == 'devices' else parts[-1]} {ident!r} ({parts[-1]}[{item}])"
+                f"{'device' if loc[i - 1] == 'devices' else parts[-1]} {ident!r} "
+                f"({parts[-1]}[{item}])"
                 if ident
                 else f"{parts[-1]}[{item}]"
             )
@@ -205,8 +210,11 @@ def _read_csv(path: Path, where: str) -> tuple[list[DeviceEntry], list[str]]:
         missing = {"id", "host"} - set(header)
         if missing:
             return [], [f"{path}: header lacks column(s) {', '.join(sorted(missing))}"]
-        unknown = [h for h in header if h not in ("id", "host", "port", "groups", "community")
-                   and not h.startswith("tag:")]
+        unknown = [
+            h
+            for h in header
+            if h not in ("id", "host", "port", "groups", "community") and not h.startswith("tag:")
+        ]
         if unknown:
             return [], [f"{path}: unknown column(s) {', '.join(unknown)}"]
         for lineno, row in enumerate(reader, start=2):
@@ -227,7 +235,9 @@ def _read_csv(path: Path, where: str) -> tuple[list[DeviceEntry], list[str]]:
                 entries.append(DeviceEntry.model_validate(raw))
             except ValidationError as exc:
                 label = f"{path}:{lineno} (device {raw['id']!r})"
-                problems += [f"{label}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                problems += [
+                    f"{label}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                ]
     return entries, problems
 
 
@@ -241,7 +251,9 @@ def load_network(path: Path) -> NetworkConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{where}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise ConfigError(
+            [f"{where}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{where}: top level must be a mapping with at least 'network'"])
     try:
@@ -251,7 +263,9 @@ def load_network(path: Path) -> NetworkConfig:
 
     problems: list[str] = []
     if spec.network != path.stem:
-        problems.append(f"{where}: network: {spec.network!r} must match the file name {path.stem!r}")
+        problems.append(
+            f"{where}: network: {spec.network!r} must match the file name {path.stem!r}"
+        )
     entries = list(spec.devices)
     for inv in spec.inventories:
         csv_path = inv.csv if inv.csv.is_absolute() else path.parent / inv.csv
@@ -280,17 +294,31 @@ def load_network(path: Path) -> NetworkConfig:
             tags.update(layer.tags)
         tags.update(entry.tags)
         try:
-            devices.append(Device(network=spec.network, id=entry.id, host=entry.host,
-                                  snmp=SnmpSettings.model_validate(snmp), tags=tags))
+            devices.append(
+                Device(
+                    network=spec.network,
+                    id=entry.id,
+                    host=entry.host,
+                    snmp=SnmpSettings.model_validate(snmp),
+                    tags=tags,
+                )
+            )
         except ValidationError as exc:
-            problems += [f"{label}: snmp: {e['msg'].removeprefix('Value error, ')}" if not e["loc"]
-                         else f"{label}: snmp.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                         for e in exc.errors()]
+            problems += [
+                f"{label}: snmp: {e['msg'].removeprefix('Value error, ')}"
+                if not e["loc"]
+                else f"{label}: snmp.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
     if problems:
         raise ConfigError(problems)
-    return NetworkConfig(network=spec.network, source=path, devices=devices,
-                         datasets={k: v for k, v in spec.datasets.items() if v.enabled},
-                         collection=spec.collection)
+    return NetworkConfig(
+        network=spec.network,
+        source=path,
+        devices=devices,
+        datasets={k: v for k, v in spec.datasets.items() if v.enabled},
+        collection=spec.collection,
+    )
 
 
 def network_files(config_dir: Path) -> list[Path]:
@@ -307,7 +335,9 @@ def load_networks(config_dir: Path, only: list[str] | None = None) -> list[Netwo
     names = {p.stem for p in files}
     for name in only or []:
         if name not in names:
-            problems.append(f"{config_dir / 'networks'}: no network {name!r} (have {', '.join(sorted(names))})")
+            problems.append(
+                f"{config_dir / 'networks'}: no network {name!r} (have {', '.join(sorted(names))})"
+            )
     for path in files:
         if only and path.stem not in only:
             continue
@@ -318,4 +348,3 @@ def load_networks(config_dir: Path, only: list[str] | None = None) -> list[Netwo
     if problems:
         raise ConfigError(problems)
     return nets
-

@@ -41,10 +41,19 @@ def start_offset_s(device_id: str, spread_s: float) -> float:
     return spread_s * (zlib.crc32(device_id.encode()) / 0xFFFFFFFF)
 
 
-async def run_cycle(*, network: str, dataset: str, devices: Sequence[Device], client: SnmpClient,
-                    profiles: ProfileSet, sink: Sink, semaphore: asyncio.Semaphore,
-                    scheduled_unix_ms: int, spread_s: float = 0.0,
-                    collector: str = "") -> CycleComplete:
+async def run_cycle(
+    *,
+    network: str,
+    dataset: str,
+    devices: Sequence[Device],
+    client: SnmpClient,
+    profiles: ProfileSet,
+    sink: Sink,
+    semaphore: asyncio.Semaphore,
+    scheduled_unix_ms: int,
+    spread_s: float = 0.0,
+    collector: str = "",
+) -> CycleComplete:
     cid = cycle_id(network, dataset, scheduled_unix_ms)
     started_ms = time.time_ns() // 1_000_000
     t0 = time.monotonic()
@@ -65,9 +74,14 @@ async def run_cycle(*, network: str, dataset: str, devices: Sequence[Device], cl
     await asyncio.gather(*(one(d) for d in devices))
     finished_ms = time.time_ns() // 1_000_000
     marker = CycleComplete(
-        network=network, dataset=dataset, cycle_id=cid, scheduled_unix_ms=scheduled_unix_ms,
-        started_unix_ms=started_ms, finished_unix_ms=finished_ms,
-        duration_ms=finished_ms - started_ms, devices_planned=len(devices),
+        network=network,
+        dataset=dataset,
+        cycle_id=cid,
+        scheduled_unix_ms=scheduled_unix_ms,
+        started_unix_ms=started_ms,
+        finished_unix_ms=finished_ms,
+        duration_ms=finished_ms - started_ms,
+        devices_planned=len(devices),
         devices_ok=sum(o.status == "ok" for o in outcomes),
         devices_failed=sum(o.status == "failed" for o in outcomes),
         devices_timed_out=sum(o.status == "timed_out" for o in outcomes),
@@ -76,7 +90,14 @@ async def run_cycle(*, network: str, dataset: str, devices: Sequence[Device], cl
         collector=collector,
     )
     marker = await sink.complete_cycle(marker)
-    log.info("%s: %d/%d devices ok, %d failed, %d timed out, %d records in %d ms",
-             cid, marker.devices_ok, marker.devices_planned, marker.devices_failed,
-             marker.devices_timed_out, marker.records, marker.duration_ms)
+    log.info(
+        "%s: %d/%d devices ok, %d failed, %d timed out, %d records in %d ms",
+        cid,
+        marker.devices_ok,
+        marker.devices_planned,
+        marker.devices_failed,
+        marker.devices_timed_out,
+        marker.records,
+        marker.duration_ms,
+    )
     return marker

@@ -40,9 +40,16 @@ def _now_ms() -> int:
 def target_of(device: Device) -> SnmpTarget:
     s = device.snmp
     assert s.community is not None  # checked when the config loaded
-    return SnmpTarget(device=device.id, host=device.host, port=s.port, version=s.version,
-                      community=s.community.reveal(), timeout_s=s.timeout_s,
-                      retries=s.retries, max_repetitions=s.max_repetitions)
+    return SnmpTarget(
+        device=device.id,
+        host=device.host,
+        port=s.port,
+        version=s.version,
+        community=s.community.reveal(),
+        timeout_s=s.timeout_s,
+        retries=s.retries,
+        max_repetitions=s.max_repetitions,
+    )
 
 
 def _index_key(index: str) -> tuple[int, ...]:
@@ -52,13 +59,20 @@ def _index_key(index: str) -> tuple[int, ...]:
         return (1 << 62,)
 
 
-async def poll_device(client: SnmpClient, profiles: ProfileSet, device: Device, dataset: str,
-                      scheduled_unix_ms: int, cycle: str) -> PollOutcome:
+async def poll_device(
+    client: SnmpClient,
+    profiles: ProfileSet,
+    device: Device,
+    dataset: str,
+    scheduled_unix_ms: int,
+    cycle: str,
+) -> PollOutcome:
     """Poll ``device`` for ``dataset``; never raises for device problems."""
     deadline = device.snmp.device_deadline_s
     try:
         return await asyncio.wait_for(
-            _poll(client, profiles, device, dataset, scheduled_unix_ms, cycle), deadline)
+            _poll(client, profiles, device, dataset, scheduled_unix_ms, cycle), deadline
+        )
     except TimeoutError:
         return PollOutcome(device.id, "timed_out", error=f"no complete answer within {deadline:g}s")
     except SnmpTimeout as exc:
@@ -69,8 +83,14 @@ async def poll_device(client: SnmpClient, profiles: ProfileSet, device: Device, 
         return PollOutcome(device.id, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
-async def _poll(client: SnmpClient, profiles: ProfileSet, device: Device, dataset: str,
-                scheduled_unix_ms: int, cycle: str) -> PollOutcome:
+async def _poll(
+    client: SnmpClient,
+    profiles: ProfileSet,
+    device: Device,
+    dataset: str,
+    scheduled_unix_ms: int,
+    cycle: str,
+) -> PollOutcome:
     target = target_of(device)
     sent = _now_ms()
     ident = await client.get(target, [SYS_OBJECT_ID, SYS_UPTIME])
@@ -78,7 +98,9 @@ async def _poll(client: SnmpClient, profiles: ProfileSet, device: Device, datase
     profile, _matched = profiles.match(sys_oid if isinstance(sys_oid, str) else None)
     cds = profile.datasets.get(dataset)
     if cds is None:
-        return PollOutcome(device.id, "failed", error=f"profile {profile.name} has no dataset {dataset}")
+        return PollOutcome(
+            device.id, "failed", error=f"profile {profile.name} has no dataset {dataset}"
+        )
     uptime = ident.get(SYS_UPTIME)
     uptime_ms = uptime * 10 if isinstance(uptime, int) else None
 
@@ -101,17 +123,30 @@ async def _poll(client: SnmpClient, profiles: ProfileSet, device: Device, datase
     received = _now_ms()
 
     records: list[Record] = []
-    prov = Provenance(protocol=f"snmpv{target.version}", collector_version=__version__, sources=sources)
+    prov = Provenance(
+        protocol=f"snmpv{target.version}", collector_version=__version__, sources=sources
+    )
     for index, row in rows:
         tags, fields, bad = cds.extract(row.get)
         if cds.index_tag and index is not None:
             tags[cds.index_tag] = index
         row_missing = missing + [f"{b}: value of the wrong type" for b in bad]
-        records.append(Record(
-            network=device.network, device=device.id, profile=profile.name, dataset=dataset,
-            cycle_id=cycle, scheduled_unix_ms=scheduled_unix_ms, request_unix_ms=sent,
-            response_unix_ms=received, device_uptime_ms=uptime_ms, provenance=prov,
-            partial=bool(row_missing), missing=row_missing, tags={**device.tags, **tags},
-            fields=fields,
-        ))
+        records.append(
+            Record(
+                network=device.network,
+                device=device.id,
+                profile=profile.name,
+                dataset=dataset,
+                cycle_id=cycle,
+                scheduled_unix_ms=scheduled_unix_ms,
+                request_unix_ms=sent,
+                response_unix_ms=received,
+                device_uptime_ms=uptime_ms,
+                provenance=prov,
+                partial=bool(row_missing),
+                missing=row_missing,
+                tags={**device.tags, **tags},
+                fields=fields,
+            )
+        )
     return PollOutcome(device.id, "ok", records, varbinds=varbinds)

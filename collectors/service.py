@@ -43,8 +43,14 @@ def tick_ms(schedule: DatasetSchedule, now_ms: int | None = None) -> int:
 class Collector:
     """Polls ``networks`` into ``sink``; ``start``/``stop`` or ``async with``."""
 
-    def __init__(self, networks: list[NetworkConfig], settings: CollectorSettings, sink: Sink,
-                 profiles: ProfileSet, client: SnmpClient | None = None) -> None:
+    def __init__(
+        self,
+        networks: list[NetworkConfig],
+        settings: CollectorSettings,
+        sink: Sink,
+        profiles: ProfileSet,
+        client: SnmpClient | None = None,
+    ) -> None:
         self.networks = {n.network: n for n in networks}
         self.settings = settings
         self.sink = sink
@@ -65,7 +71,9 @@ class Collector:
             self._client = PysnmpClient(rcvbuf_bytes=self.settings.udp_rcvbuf_bytes)
         return self._client
 
-    async def cycle(self, network: str, dataset: str, scheduled_unix_ms: int | None = None) -> CycleComplete:
+    async def cycle(
+        self, network: str, dataset: str, scheduled_unix_ms: int | None = None
+    ) -> CycleComplete:
         """Run one cycle now; returns its marker (also published)."""
         net = self.networks[network]
         sched = net.datasets[dataset]
@@ -74,10 +82,20 @@ class Collector:
         sem = self._semaphore
         if net.collection.max_in_flight < self.settings.max_in_flight:
             sem = asyncio.Semaphore(net.collection.max_in_flight)
-        task = asyncio.ensure_future(run_cycle(
-            network=network, dataset=dataset, devices=net.devices, client=self.client,
-            profiles=self.profiles, sink=self.sink, semaphore=sem, scheduled_unix_ms=tick,
-            spread_s=spread, collector=self.settings.instance_id))
+        task = asyncio.ensure_future(
+            run_cycle(
+                network=network,
+                dataset=dataset,
+                devices=net.devices,
+                client=self.client,
+                profiles=self.profiles,
+                sink=self.sink,
+                semaphore=sem,
+                scheduled_unix_ms=tick,
+                spread_s=spread,
+                collector=self.settings.instance_id,
+            )
+        )
         self._running.add(task)
         try:
             marker = await task
@@ -86,7 +104,9 @@ class Collector:
         self.last[f"{network}.{dataset}"] = marker
         return marker
 
-    async def run_once(self, datasets: list[str] | None = None, *, spread: bool = False) -> list[CycleComplete]:
+    async def run_once(
+        self, datasets: list[str] | None = None, *, spread: bool = False
+    ) -> list[CycleComplete]:
         """One cycle of every network's datasets (all at once, no spreading by default)."""
         jobs = []
         for net in self.networks.values():
@@ -97,7 +117,8 @@ class Collector:
         if not spread:
             for net in self.networks.values():
                 self.networks[net.network] = net.model_copy(
-                    update={"collection": net.collection.model_copy(update={"spread": 0.0})})
+                    update={"collection": net.collection.model_copy(update={"spread": 0.0})}
+                )
         return list(await asyncio.gather(*(self.cycle(n, d, now) for n, d in jobs)))
 
     async def _scheduled(self, network: str, dataset: str) -> None:
@@ -111,21 +132,36 @@ class Collector:
 
     def _on_overrun(self, event: JobEvent) -> None:
         self.overruns[event.job_id] = self.overruns.get(event.job_id, 0) + 1
-        log.warning("%s: previous cycle still running at the next tick: skipped (%d overruns so far)",
-                    event.job_id, self.overruns[event.job_id])
+        log.warning(
+            "%s: previous cycle still running at the next tick: skipped (%d overruns so far)",
+            event.job_id,
+            self.overruns[event.job_id],
+        )
 
     async def start(self) -> None:
         sched = AsyncIOScheduler(timezone=UTC)
         sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         for net in self.networks.values():
             for ds, s in net.datasets.items():
-                trigger = (CronTrigger.from_crontab(s.cron, timezone=UTC) if s.cron else
-                           IntervalTrigger(seconds=s.interval_s,
-                                           start_date=datetime.fromtimestamp(0, UTC)))
+                trigger = (
+                    CronTrigger.from_crontab(s.cron, timezone=UTC)
+                    if s.cron
+                    else IntervalTrigger(
+                        seconds=s.interval_s, start_date=datetime.fromtimestamp(0, UTC)
+                    )
+                )
                 job_id = f"{net.network}.{ds}"
-                sched.add_job(self._scheduled, trigger, args=[net.network, ds], id=job_id, name=job_id,
-                              max_instances=1, coalesce=True, misfire_grace_time=None,
-                              next_run_time=datetime.now(UTC))
+                sched.add_job(
+                    self._scheduled,
+                    trigger,
+                    args=[net.network, ds],
+                    id=job_id,
+                    name=job_id,
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=None,
+                    next_run_time=datetime.now(UTC),
+                )
         sched.start()
         self._scheduler = sched
 
@@ -135,7 +171,7 @@ class Collector:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         if self._running:
-            done, pending = await asyncio.wait(set(self._running), timeout=grace_s)
+            _done, pending = await asyncio.wait(set(self._running), timeout=grace_s)
             for t in pending:
                 t.cancel()
         if self._own_client and self._client is not None:

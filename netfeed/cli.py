@@ -21,8 +21,11 @@ log = logging.getLogger("netfeed")
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
@@ -58,7 +61,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         problems += exc.problems
     try:
         reg = load_registry()
-        apps = (read_sections(cfg / "netfeed.yaml").get("applications") or {})
+        apps = read_sections(cfg / "netfeed.yaml").get("applications") or {}
         for name in apps:
             load_app_settings(cfg, reg.get(name))
     except (SettingsError, RegistryError) as exc:
@@ -69,8 +72,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) in {cfg}", file=sys.stderr)
         return 1
     total = sum(len(n.devices) for n in nets)
-    print(f"{cfg}: OK: {len(nets)} network(s), {total} device(s): "
-          + ", ".join(f"{n.network} ({len(n.devices)})" for n in nets))
+    print(
+        f"{cfg}: OK: {len(nets)} network(s), {total} device(s): "
+        + ", ".join(f"{n.network} ({len(n.devices)})" for n in nets)
+    )
     return 0
 
 
@@ -101,9 +106,12 @@ async def _collect(args: argparse.Namespace) -> int:
             await collector.stop()
             bad = [m for m in markers if m.devices_ok < m.devices_planned]
             for m in markers:
-                print(f"{m.cycle_id}: {m.devices_ok}/{m.devices_planned} ok, {m.devices_failed} failed, "
-                      f"{m.devices_timed_out} timed out, {m.records} records, {m.duration_ms} ms",
-                      file=sys.stderr)
+                print(
+                    f"{m.cycle_id}: {m.devices_ok}/{m.devices_planned} ok, "
+                    f"{m.devices_failed} failed, "
+                    f"{m.devices_timed_out} timed out, {m.records} records, {m.duration_ms} ms",
+                    file=sys.stderr,
+                )
             return 1 if bad and args.strict else 0
         stop = _stop_event()
         async with collector:
@@ -127,8 +135,11 @@ async def _app_run(args: argparse.Namespace) -> int:
     stop = _stop_event()
     async with runner:
         await runner.run(duration_s=args.duration, stop=stop)
-    print(f"{app.name}: handled {runner.handled} messages in {runner.batches} batches, "
-          f"{runner.bad_messages} undecodable", file=sys.stderr)
+    print(
+        f"{app.name}: handled {runner.handled} messages in {runner.batches} batches, "
+        f"{runner.bad_messages} undecodable",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -139,8 +150,13 @@ async def _tail(args: argparse.Namespace) -> int:
     bus = load_bus_settings(args.config)
     topic: str = args.topic
     pattern = "^" + re.escape(topic).replace(r"\*", "[^.]*") + "$"
-    consumer = make_consumer(bus, group=None, pattern=pattern, client_id="netfeed-tail",
-                             from_beginning=args.from_beginning)
+    consumer = make_consumer(
+        bus,
+        group=None,
+        pattern=pattern,
+        client_id="netfeed-tail",
+        from_beginning=args.from_beginning,
+    )
     stop = _stop_event()
     shown = 0
     loop = asyncio.get_running_loop()
@@ -149,11 +165,17 @@ async def _tail(args: argparse.Namespace) -> int:
         while not stop.is_set() and (end is None or loop.time() < end):
             for m in await consumer.getmany(timeout_ms=500, max_records=1000):
                 try:
-                    line = encode(decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}")).decode()
+                    line = encode(
+                        decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}")
+                    ).decode()
                 except RecordError as exc:
                     line = f"# {exc}"
-                print(line if not args.verbose_where else f"{m.topic}[{m.partition}]@{m.offset} {line}",
-                      flush=True)
+                print(
+                    line
+                    if not args.verbose_where
+                    else f"{m.topic}[{m.partition}]@{m.offset} {line}",
+                    flush=True,
+                )
                 shown += 1
                 if args.max and shown >= args.max:
                     return 0
@@ -162,18 +184,32 @@ async def _tail(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netfeed", description=__doc__.splitlines()[0])
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more logging: -v cycle summaries, -vv debug")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging: -v cycle summaries, -vv debug",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = p.add_subparsers(dest="command", required=True)
 
     def config_arg(sp: argparse.ArgumentParser, positional: bool = False) -> None:
         if positional:
-            sp.add_argument("config", nargs="?", type=Path, default=Path("configs"),
-                            help="configuration folder (default: configs)")
+            sp.add_argument(
+                "config",
+                nargs="?",
+                type=Path,
+                default=Path("configs"),
+                help="configuration folder (default: configs)",
+            )
         else:
-            sp.add_argument("--config", type=Path, default=Path("configs"),
-                            help="configuration folder (default: configs)")
+            sp.add_argument(
+                "--config",
+                type=Path,
+                default=Path("configs"),
+                help="configuration folder (default: configs)",
+            )
 
     v = sub.add_parser("validate", help="check configuration; print every problem")
     config_arg(v, positional=True)
@@ -183,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--network", action="append", help="only this network (repeatable)")
     c.add_argument("--dataset", action="append", help="only this dataset, with --once (repeatable)")
     c.add_argument("--once", action="store_true", help="one cycle of each dataset, then exit")
-    c.add_argument("--dry-run", action="store_true", help="publish nothing; print records as JSON lines")
+    c.add_argument(
+        "--dry-run", action="store_true", help="publish nothing; print records as JSON lines"
+    )
     c.add_argument("--strict", action="store_true", help="with --once: exit 1 if any device failed")
     c.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
 
@@ -203,8 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
     t.add_argument("--max", type=int, default=0, help="stop after this many messages")
     t.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    t.add_argument("--where", dest="verbose_where", action="store_true",
-                   help="prefix each line with topic[partition]@offset")
+    t.add_argument(
+        "--where",
+        dest="verbose_where",
+        action="store_true",
+        help="prefix each line with topic[partition]@offset",
+    )
 
     d = sub.add_parser("demo", help="simulated network -> embedded bus -> interface-utilisation")
     d.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -212,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--interfaces", type=int, default=8, help="interfaces per device")
     d.add_argument("--interval", type=float, default=10.0, help="poll interval in seconds")
     d.add_argument("--workdir", type=Path, default=Path("var/demo"), help="bus file and reports")
-    d.add_argument("--port", type=int, default=16100, help="first UDP port of the simulated devices")
+    d.add_argument(
+        "--port", type=int, default=16100, help="first UDP port of the simulated devices"
+    )
     return p
 
 

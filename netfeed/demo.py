@@ -53,9 +53,12 @@ class _ProgressSink(Publisher):
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         marker = await super().complete_cycle(marker)
-        print(f"[collector] {marker.network:<9} {marker.dataset:<10} cycle done: "
-              f"{marker.devices_ok}/{marker.devices_planned} devices ok, {marker.records} records, "
-              f"{marker.duration_ms} ms", flush=True)
+        print(
+            f"[collector] {marker.network:<9} {marker.dataset:<10} cycle done: "
+            f"{marker.devices_ok}/{marker.devices_planned} devices ok, {marker.records} records, "
+            f"{marker.duration_ms} ms",
+            flush=True,
+        )
         return marker
 
 
@@ -64,8 +67,11 @@ def write_config(workdir: Path, nets: list[SimulatedNetwork], interval: float) -
     (cfg / "networks").mkdir(parents=True, exist_ok=True)
     for net in nets:
         net.write_inventory_csv(cfg / "networks" / f"{net.name}.csv")
-        (cfg / "networks" / f"{net.name}.yaml").write_text(NETWORK_YAML.format(
-            name=net.name, env=COMMUNITY_ENV, interval=interval, system_s=max(interval * 6, 60)))
+        (cfg / "networks" / f"{net.name}.yaml").write_text(
+            NETWORK_YAML.format(
+                name=net.name, env=COMMUNITY_ENV, interval=interval, system_s=max(interval * 6, 60)
+            )
+        )
     return cfg
 
 
@@ -75,11 +81,18 @@ async def run_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir)  # a fresh bus each run: the numbers shown are this run's
     workdir.mkdir(parents=True)
     os.environ[COMMUNITY_ENV] = "public"
-    nets = [SimulatedNetwork("lab-east", args.devices, seed=1, base_port=args.port,
-                             n_interfaces=args.interfaces),
-            SimulatedNetwork("lab-west", args.devices, seed=2,
-                             base_port=args.port + args.devices if args.port else 0,
-                             n_interfaces=args.interfaces)]
+    nets = [
+        SimulatedNetwork(
+            "lab-east", args.devices, seed=1, base_port=args.port, n_interfaces=args.interfaces
+        ),
+        SimulatedNetwork(
+            "lab-west",
+            args.devices,
+            seed=2,
+            base_port=args.port + args.devices if args.port else 0,
+            n_interfaces=args.interfaces,
+        ),
+    ]
     bus = BusSettings(embedded=EmbeddedSettings(path=workdir / "bus.sqlite3", partitions=4))
     report = workdir / "interface-utilisation.csv"
     app = InterfaceUtilisation(UtilisationSettings(networks=["lab-*"], top_n=5, output=report))
@@ -95,14 +108,24 @@ async def run_demo(args: argparse.Namespace) -> int:
         cfg = write_config(workdir, nets, args.interval)  # after start: ports are bound
         networks = load_networks(cfg)  # the same validation as `netfeed validate`
         ports = sorted(p for n in nets for (_i, _h, p, _c, _v) in n.inventory_rows())
-        print(f"netfeed demo: {len(nets)} simulated networks x {args.devices} devices x "
-              f"{args.interfaces} interfaces on 127.0.0.1 udp {ports[0]}-{ports[-1]}; polling every "
-              f"{args.interval:g}s into the embedded bus at {bus.embedded.path}", flush=True)
-        print(f"netfeed demo: config written to {cfg}; rates appear from the second cycle on; "
-              "Ctrl-C stops", flush=True)
+        print(
+            f"netfeed demo: {len(nets)} simulated networks x {args.devices} devices x "
+            f"{args.interfaces} interfaces on 127.0.0.1 udp {ports[0]}-{ports[-1]}; polling every "
+            f"{args.interval:g}s into the embedded bus at {bus.embedded.path}",
+            flush=True,
+        )
+        print(
+            f"netfeed demo: config written to {cfg}; rates appear from the second cycle on; "
+            "Ctrl-C stops",
+            flush=True,
+        )
         producer = await stack.enter_async_context(make_producer(bus, client_id="demo-collector"))
-        collector = Collector(networks, CollectorSettings(instance_id="demo"),
-                              _ProgressSink(producer, bus.topic_prefix), ProfileSet())
+        collector = Collector(
+            networks,
+            CollectorSettings(instance_id="demo"),
+            _ProgressSink(producer, bus.topic_prefix),
+            ProfileSet(),
+        )
         await stack.enter_async_context(collector)
         runner = await stack.enter_async_context(AppRunner(app, bus, instance_id="demo-app"))
         app_task = asyncio.create_task(runner.run(stop=stop))
@@ -111,8 +134,11 @@ async def run_demo(args: argparse.Namespace) -> int:
         stop.set()
         await app_task
     reports = len(app.reports)
-    print(f"netfeed demo: done; {runner.handled} messages handled by interface-utilisation, "
-          f"{reports} reports; CSV at {report}", flush=True)
+    print(
+        f"netfeed demo: done; {runner.handled} messages handled by interface-utilisation, "
+        f"{reports} reports; CSV at {report}",
+        flush=True,
+    )
     return 0 if reports or (args.duration or 0) < 2 * args.interval else 1
 
 

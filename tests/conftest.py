@@ -44,8 +44,10 @@ def _snmpsim_answers(port: int, community: str) -> bool:
     async def probe() -> bool:
         c = PysnmpClient()
         try:
-            r = await c.get(SnmpTarget("probe", "127.0.0.1", port, "2c", community, 1.0, 0),
-                            ["1.3.6.1.2.1.1.2.0"])
+            r = await c.get(
+                SnmpTarget("probe", "127.0.0.1", port, "2c", community, 1.0, 0),
+                ["1.3.6.1.2.1.1.2.0"],
+            )
             return bool(r)
         except Exception:
             return False
@@ -56,7 +58,9 @@ def _snmpsim_answers(port: int, community: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+def snmpsim(
+    recordings: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
     """snmpsim serving ``snmprec/`` (raw, quirks included) on a loopback port.
 
     Reuses ``NETFEED_SNMPSIM=host:port`` when set (scripts/test starts one), else
@@ -73,10 +77,16 @@ def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     cache.mkdir(parents=True, exist_ok=True)
     log = tmp_path_factory.mktemp("snmpsim") / "snmpsim.log"
     proc = subprocess.Popen(
-        [exe, f"--data-dir={recordings / 'snmprec'}", f"--cache-dir={cache}",
-         f"--agent-udpv4-endpoint=127.0.0.1:{port}"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"})
+        [
+            exe,
+            f"--data-dir={recordings / 'snmprec'}",
+            f"--cache-dir={cache}",
+            f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
+    )
     try:
         deadline = time.monotonic() + 120
         while not _snmpsim_answers(port, "linux_powermon"):
@@ -92,7 +102,9 @@ def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def kafka_bootstrap() -> str:
     boot = os.environ.get(KAFKA_ENV)
     if not boot:
-        pytest.skip(f"{KAFKA_ENV} not set: Kafka tests need `scripts/kafka.sh start` (scripts/test does it)")
+        pytest.skip(
+            f"{KAFKA_ENV} not set: Kafka tests need `scripts/kafka.sh start` (scripts/test does it)"
+        )
     return boot
 
 
@@ -100,12 +112,25 @@ def bus_for(backend: str, tmp_path: Path, **kafka: object) -> BusSettings:
     """Fresh bus settings: a new SQLite file, or a unique topic prefix on the real broker."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     if backend == "embedded":
-        return BusSettings(backend="embedded", topic_prefix=prefix, embedded=EmbeddedSettings(
-            path=tmp_path / "bus.sqlite3", partitions=3, session_timeout_ms=3000,
-            heartbeat_interval_ms=300, poll_interval_ms=20))
-    opts: dict[str, object] = dict(bootstrap_servers=kafka_bootstrap(), partitions=3,
-                                   metadata_max_age_ms=500, session_timeout_ms=6000,
-                                   heartbeat_interval_ms=500, linger_ms=5)
+        return BusSettings(
+            backend="embedded",
+            topic_prefix=prefix,
+            embedded=EmbeddedSettings(
+                path=tmp_path / "bus.sqlite3",
+                partitions=3,
+                session_timeout_ms=3000,
+                heartbeat_interval_ms=300,
+                poll_interval_ms=20,
+            ),
+        )
+    opts: dict[str, object] = dict(
+        bootstrap_servers=kafka_bootstrap(),
+        partitions=3,
+        metadata_max_age_ms=500,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+        linger_ms=5,
+    )
     opts.update(kafka)
     return BusSettings(backend="kafka", topic_prefix=prefix, kafka=KafkaSettings(**opts))  # type: ignore[arg-type]
 

@@ -20,16 +20,28 @@ from typing import ClassVar, TextIO
 import pandas as pd
 from pydantic import Field
 
-from applications.api import AppSettings, Application, Batch
+from applications.api import Application, AppSettings, Batch
 from applications.utilisation.rates import Sample, rates
 from bus.records import CycleComplete, Record
 from bus.topics import topic_name
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["network", "cycle_id", "scheduled_unix_ms", "device", "if_index", "if_name",
-           "speed_bps", "in_bps", "out_bps", "in_util_pct", "out_util_pct", "util_pct",
-           "elapsed_s"]
+COLUMNS = [
+    "network",
+    "cycle_id",
+    "scheduled_unix_ms",
+    "device",
+    "if_index",
+    "if_name",
+    "speed_bps",
+    "in_bps",
+    "out_bps",
+    "in_util_pct",
+    "out_util_pct",
+    "util_pct",
+    "elapsed_s",
+]
 
 
 class UtilisationSettings(AppSettings):
@@ -43,7 +55,9 @@ class InterfaceUtilisation(Application):
     Settings = UtilisationSettings
     default_datasets: ClassVar[list[str]] = ["interfaces"]
 
-    def __init__(self, settings: UtilisationSettings | None = None, out: TextIO | None = None) -> None:
+    def __init__(
+        self, settings: UtilisationSettings | None = None, out: TextIO | None = None
+    ) -> None:
         super().__init__(settings)
         self.cfg: UtilisationSettings = self.settings  # type: ignore[assignment]
         self.out = out or sys.stdout
@@ -66,8 +80,14 @@ class InterfaceUtilisation(Application):
         f = r.fields
         if_index = r.tags.get("if_index", "")
         key = (r.network, r.device, if_index)
-        cur = Sample(r.response_unix_ms, r.device_uptime_ms, _int(f.get("in_octets")),
-                     _int(f.get("out_octets")), _int(f.get("counter_bits")), _int(f.get("speed_bps")))
+        cur = Sample(
+            r.response_unix_ms,
+            r.device_uptime_ms,
+            _int(f.get("in_octets")),
+            _int(f.get("out_octets")),
+            _int(f.get("counter_bits")),
+            _int(f.get("speed_bps")),
+        )
         prev = self._last.get(key)
         if prev is not None and prev.unix_ms >= cur.unix_ms:
             return  # a re-delivered or older sample: keep the newest
@@ -80,14 +100,23 @@ class InterfaceUtilisation(Application):
         speed = cur.speed_bps or 0
         in_u = in_bps * 100 / speed if speed and in_bps is not None else None
         out_u = out_bps * 100 / speed if speed and out_bps is not None else None
-        self._rows.setdefault(r.cycle_id, []).append({
-            "network": r.network, "cycle_id": r.cycle_id, "scheduled_unix_ms": r.scheduled_unix_ms,
-            "device": r.device, "if_index": if_index, "if_name": r.tags.get("if_name"),
-            "speed_bps": cur.speed_bps, "in_bps": in_bps, "out_bps": out_bps,
-            "in_util_pct": in_u, "out_util_pct": out_u,
-            "util_pct": max((u for u in (in_u, out_u) if u is not None), default=None),
-            "elapsed_s": dt,
-        })
+        self._rows.setdefault(r.cycle_id, []).append(
+            {
+                "network": r.network,
+                "cycle_id": r.cycle_id,
+                "scheduled_unix_ms": r.scheduled_unix_ms,
+                "device": r.device,
+                "if_index": if_index,
+                "if_name": r.tags.get("if_name"),
+                "speed_bps": cur.speed_bps,
+                "in_bps": in_bps,
+                "out_bps": out_bps,
+                "in_util_pct": in_u,
+                "out_util_pct": out_u,
+                "util_pct": max((u for u in (in_u, out_u) if u is not None), default=None),
+                "elapsed_s": dt,
+            }
+        )
 
     def _marker(self, m: CycleComplete, partition: int) -> None:
         if m.cycle_id in self._reported:
@@ -118,15 +147,19 @@ class InterfaceUtilisation(Application):
         return top
 
     def _print(self, m: CycleComplete, top: pd.DataFrame) -> None:
-        head = (f"== {m.network} interfaces cycle {m.scheduled_unix_ms} | devices ok "
-                f"{m.devices_ok}/{m.devices_planned}, failed {m.devices_failed}, timed out "
-                f"{m.devices_timed_out} | top {len(top)} by utilisation")
+        head = (
+            f"== {m.network} interfaces cycle {m.scheduled_unix_ms} | devices ok "
+            f"{m.devices_ok}/{m.devices_planned}, failed {m.devices_failed}, timed out "
+            f"{m.devices_timed_out} | top {len(top)} by utilisation"
+        )
         lines = [head]
         for row in top.itertuples(index=False):
             util = "   n/a" if pd.isna(row.util_pct) else f"{row.util_pct:5.1f}%"
-            lines.append(f"  {row.device:<14} {str(row.if_name or row.if_index):<18} {util}  "
-                         f"in {_human(row.in_bps)}  out {_human(row.out_bps)}  "
-                         f"speed {_human(row.speed_bps)}")
+            lines.append(
+                f"  {row.device:<14} {row.if_name or row.if_index!s:<18} {util}  "
+                f"in {_human(row.in_bps)}  out {_human(row.out_bps)}  "
+                f"speed {_human(row.speed_bps)}"
+            )
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
@@ -135,12 +168,15 @@ class InterfaceUtilisation(Application):
         assert path is not None
         if path.suffix == ".parquet":
             path.mkdir(parents=True, exist_ok=True)
-            top.to_parquet(path / f"{m.network}-{m.scheduled_unix_ms}-{self.ctx.instance_id}.parquet",
-                           index=False)
+            top.to_parquet(
+                path / f"{m.network}-{m.scheduled_unix_ms}-{self.ctx.instance_id}.parquet",
+                index=False,
+            )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            top.to_csv(path, mode="a", header=not path.exists() or path.stat().st_size == 0,
-                       index=False)
+            top.to_csv(
+                path, mode="a", header=not path.exists() or path.stat().st_size == 0, index=False
+            )
 
 
 def _int(v: object) -> int | None:

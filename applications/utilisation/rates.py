@@ -42,8 +42,9 @@ def elapsed_s(prev: Sample, cur: Sample) -> float:
     return (cur.unix_ms - prev.unix_ms) / 1000.0
 
 
-def counter_delta(prev: int | None, cur: int | None, bits: int | None, *,
-                  elapsed: float, speed_bps: int | None) -> int | None:
+def counter_delta(
+    prev: int | None, cur: int | None, bits: int | None, *, elapsed: float, speed_bps: int | None
+) -> int | None:
     if prev is None or cur is None or elapsed <= 0:
         return None
     d = cur - prev

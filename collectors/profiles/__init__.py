@@ -81,22 +81,31 @@ class ProfileSet:
                 try:
                     enum = EnumFile.model_validate(_load_yaml(path))
                 except ValidationError as exc:
-                    problems += [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                    problems += [
+                        f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                    ]
                     continue
                 self.enums[enum.name] = enum.values
             for path in sorted(folder.glob("*.yaml")):
                 try:
                     spec = ProfileFile.model_validate(_load_yaml(path))
                 except ValidationError as exc:
-                    problems += [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                    problems += [
+                        f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                    ]
                     continue
                 except ProfileError as exc:
                     problems += exc.problems
                     continue
                 if spec.name != path.stem:
-                    problems.append(f"{path}: name: {spec.name!r} must equal the file name {path.stem!r}")
+                    problems.append(
+                        f"{path}: name: {spec.name!r} must equal the file name {path.stem!r}"
+                    )
                 elif spec.name in files:
-                    problems.append(f"{path}: name: profile {spec.name!r} is already defined in {paths[spec.name]}")
+                    problems.append(
+                        f"{path}: name: profile {spec.name!r} is already defined in "
+                        f"{paths[spec.name]}"
+                    )
                 else:
                     files[spec.name] = spec
                     paths[spec.name] = path
@@ -122,8 +131,13 @@ class ProfileSet:
                     self._exact[s] = p.name
         self._prefix.sort(key=lambda t: -len(t[0]))
 
-    def _resolve(self, name: str, files: dict[str, ProfileFile], paths: dict[str, Path],
-                 chain: tuple[str, ...]) -> Profile:
+    def _resolve(
+        self,
+        name: str,
+        files: dict[str, ProfileFile],
+        paths: dict[str, Path],
+        chain: tuple[str, ...],
+    ) -> Profile:
         if name in chain:
             raise ProfileError([f"{paths[chain[0]]}: extends: cycle {' -> '.join((*chain, name))}"])
         spec = files[name]

@@ -101,8 +101,8 @@ class CompiledDataset:
         for is_tag, f in self._derived:
             out: FieldValue = None
             if f.chosen is not None:
-                i = used.get(f.chosen)
-                out = f.values[i] if i is not None and i < len(f.values) else None
+                pos = used.get(f.chosen)
+                out = f.values[pos] if pos is not None and pos < len(f.values) else None
             elif f.regex is not None:
                 src = fields.get(f.source or "") or tags.get(f.source or "")
                 m = f.regex.search(src) if isinstance(src, str) else None
@@ -134,7 +134,9 @@ def _compile_field(name: str, spec: FieldSpec, enums: dict[str, dict[int, str]])
     return _Field(name, const=spec.value)
 
 
-def compile_dataset(name: str, spec: DatasetSpec, enums: dict[str, dict[int, str]]) -> CompiledDataset:
+def compile_dataset(
+    name: str, spec: DatasetSpec, enums: dict[str, dict[int, str]]
+) -> CompiledDataset:
     part = spec.table or spec.scalars
     assert part is not None
     direct: list[tuple[bool, _Field]] = []
@@ -146,12 +148,18 @@ def compile_dataset(name: str, spec: DatasetSpec, enums: dict[str, dict[int, str
     names = {f.name for _, f in direct}
     for _, f in derived:
         if f.chosen is not None and f.chosen not in names:
-            raise ValueError(f"dataset {name}: field {f.name}: chosen refers to unknown field {f.chosen!r}")
+            raise ValueError(
+                f"dataset {name}: field {f.name}: chosen refers to unknown field {f.chosen!r}"
+            )
     oids: list[str] = []
     for _, f in direct:
         oids += [o for o in f.oids if o not in oids]
     return CompiledDataset(
-        name=name, spec=spec, is_table=spec.table is not None,
+        name=name,
+        spec=spec,
+        is_table=spec.table is not None,
         index_tag=spec.table.index_tag if spec.table else None,
-        oids=tuple(oids), _direct=tuple(direct), _derived=tuple(derived),
+        oids=tuple(oids),
+        _direct=tuple(direct),
+        _derived=tuple(derived),
     )

@@ -56,8 +56,12 @@ class FieldSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_way(self) -> FieldSpec:
-        ways = [self.oid is not None, self.chosen is not None, self.source is not None,
-                self.value is not None]
+        ways = [
+            self.oid is not None,
+            self.chosen is not None,
+            self.source is not None,
+            self.value is not None,
+        ]
         if sum(ways) != 1:
             raise ValueError("give exactly one of: oid, chosen, from, value")
         for o in self.oid or []:

@@ -34,8 +34,13 @@ _TOO_BIG = 1
 _NO_SUCH_NAME = 2
 _END = (rfc1905.EndOfMibView, rfc1905.NoSuchObject, rfc1905.NoSuchInstance)
 _INTS = (
-    rfc1902.Integer32, rfc1902.Integer, rfc1902.Counter32, rfc1902.Gauge32,
-    rfc1902.Unsigned32, rfc1902.TimeTicks, rfc1902.Counter64,
+    rfc1902.Integer32,
+    rfc1902.Integer,
+    rfc1902.Counter32,
+    rfc1902.Gauge32,
+    rfc1902.Unsigned32,
+    rfc1902.TimeTicks,
+    rfc1902.Counter64,
 )
 
 
@@ -81,7 +86,9 @@ class PysnmpClient:
         key = (t.host, t.port, t.timeout_s, t.retries)
         tgt = self._targets.get(key)
         if tgt is None:
-            tgt = await UdpTransportTarget.create((t.host, t.port), timeout=t.timeout_s, retries=t.retries)
+            tgt = await UdpTransportTarget.create(
+                (t.host, t.port), timeout=t.timeout_s, retries=t.retries
+            )
             self._targets[key] = tgt
         return tgt
 
@@ -91,7 +98,9 @@ class PysnmpClient:
         self._rcvbuf_done = True
         disp = self.engine.transport_dispatcher
         for transport in getattr(disp, "_AbstractTransportDispatcher__transports", {}).values():
-            sock = getattr(getattr(transport, "transport", None), "get_extra_info", lambda _n: None)("socket")
+            sock = getattr(
+                getattr(transport, "transport", None), "get_extra_info", lambda _n: None
+            )("socket")
             if sock is not None:
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
@@ -109,9 +118,13 @@ class PysnmpClient:
 
     async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, Value]:
         tgt = await self._target(target)
-        err_ind, err_stat, err_idx, vbs = await get_cmd(
-            self.engine, self._auth(target), tgt, self._ctx,
-            *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
+        err_ind, err_stat, _err_idx, vbs = await get_cmd(
+            self.engine,
+            self._auth(target),
+            tgt,
+            self._ctx,
+            *(ObjectType(ObjectIdentity(o)) for o in oids),
+            lookupMib=False,
         )
         self._grow_rcvbuf()
         self._check(target, err_ind, err_stat, "GET")
@@ -146,10 +159,12 @@ class PysnmpClient:
             result.requests += 1
             if target.version == "1":
                 err_ind, err_stat, err_idx, vbs = await next_cmd(
-                    self.engine, auth, tgt, self._ctx, *request, lookupMib=False)
+                    self.engine, auth, tgt, self._ctx, *request, lookupMib=False
+                )
             else:
                 err_ind, err_stat, err_idx, vbs = await bulk_cmd(
-                    self.engine, auth, tgt, self._ctx, 0, reps, *request, lookupMib=False)
+                    self.engine, auth, tgt, self._ctx, 0, reps, *request, lookupMib=False
+                )
             self._grow_rcvbuf()
             self._check(target, err_ind, err_stat, f"walk of {len(active)} column(s)")
             status = int(err_stat)
@@ -185,7 +200,7 @@ class PysnmpClient:
                 cursor[col] = oid
                 v = to_value(val)
                 if v is not None:
-                    result.columns[col][oid[len(prefixes[col]):]] = v
+                    result.columns[col][oid[len(prefixes[col]) :]] = v
             if not vbs:
                 break
             active = [c for c in active if c in still]

@@ -5,8 +5,14 @@ from applications.utilisation.rates import Sample, counter_delta, rates
 GIG = 1_000_000_000
 
 
-def s(t_s: float, up_s: float | None, i: int | None, o: int | None, bits: int | None = 64,
-      speed: int | None = GIG) -> Sample:
+def s(
+    t_s: float,
+    up_s: float | None,
+    i: int | None,
+    o: int | None,
+    bits: int | None = 64,
+    speed: int | None = GIG,
+) -> Sample:
     return Sample(int(t_s * 1000), None if up_s is None else int(up_s * 1000), i, o, bits, speed)
 
 

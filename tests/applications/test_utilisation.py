@@ -18,18 +18,26 @@ from tests.support.pipeline import collect_once, consume_until, runner_for, writ
 
 
 async def test_rates_match_the_simulated_traffic_and_top_n_is_reported(
-        any_bus: BusSettings, tmp_path: Path) -> None:
+    any_bus: BusSettings, tmp_path: Path
+) -> None:
     out = tmp_path / "report.csv"
     async with SimulatedNetwork("util", 3, seed=11, base_port=0, n_interfaces=6) as sim:
-        yaml = write_network(tmp_path, "util", [
-            {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-            for d in sim.devices])
+        yaml = write_network(
+            tmp_path,
+            "util",
+            [
+                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+                for d in sim.devices
+            ],
+        )
         await collect_once(any_bus, yaml, ["interfaces"])
         await asyncio.sleep(2.0)
         [second] = await collect_once(any_bus, yaml, ["interfaces"])
 
     text = io.StringIO()
-    app = InterfaceUtilisation(UtilisationSettings(networks=["util"], top_n=5, output=out), out=text)
+    app = InterfaceUtilisation(
+        UtilisationSettings(networks=["util"], top_n=5, output=out), out=text
+    )
     async with runner_for(app, any_bus) as runner:
         await consume_until(runner, lambda: len(app.reports) >= 2)
     first_report, report = app.reports[0], app.reports[-1]
@@ -41,7 +49,11 @@ async def test_rates_match_the_simulated_traffic_and_top_n_is_reported(
         dev = sim.device(row.device)
         iface = dev.interface(int(row.if_index))
         t1 = second.started_unix_ms / 1000
-        truth = (iface.in_octets_total(t1) - iface.in_octets_total(t1 - row.elapsed_s)) * 8 / row.elapsed_s
+        truth = (
+            (iface.in_octets_total(t1) - iface.in_octets_total(t1 - row.elapsed_s))
+            * 8
+            / row.elapsed_s
+        )
         assert row.in_bps == pytest.approx(truth, rel=0.10), (row.device, row.if_index)
     printed = text.getvalue()
     assert "== util interfaces cycle" in printed and report.iloc[0]["device"] in printed

@@ -40,15 +40,25 @@ def test_inheritance_defaults_groups_device(tmp_path: Path) -> None:
     # groups in order, later wins; device wins over groups
     assert d["r1"].snmp.timeout_s == 9 and d["r1"].snmp.retries == 3 and d["r1"].snmp.port == 1161
     assert d["r1"].tags == {"site": "east", "role": "core"}
-    assert d["r2"].snmp.timeout_s == 2 and d["r2"].snmp.port == 161 and d["r2"].tags == {"site": "west"}
-    assert d["c1"].snmp.port == 2161 and d["c1"].tags == {"site": "east", "role": "core", "rack": "r9"}
+    assert (
+        d["r2"].snmp.timeout_s == 2
+        and d["r2"].snmp.port == 161
+        and d["r2"].tags == {"site": "west"}
+    )
+    assert d["c1"].snmp.port == 2161 and d["c1"].tags == {
+        "site": "east",
+        "role": "core",
+        "rack": "r9",
+    }
     assert d["c2"].snmp.port == 161
     assert str(d["r1"].snmp.community) == "env:NF_TEST_COMMUNITY"
     assert net.datasets["interfaces"].interval_s == 30 and net.datasets["system"].cron
 
 
 def test_thousands_of_devices_from_csv(tmp_path: Path) -> None:
-    rows = "id,host,port\n" + "".join(f"ne-{i},127.0.{i // 250}.{i % 250 + 1},161\n" for i in range(3000))
+    rows = "id,host,port\n" + "".join(
+        f"ne-{i},127.0.{i // 250}.{i % 250 + 1},161\n" for i in range(3000)
+    )
     net = load_network(write(tmp_path, GOOD.format(name="lab"), csv=rows))
     assert len(net.devices) == 3002
 
@@ -56,37 +66,90 @@ def test_thousands_of_devices_from_csv(tmp_path: Path) -> None:
 BAD = [
     # (description, yaml text (formatted with name=lab), csv, words expected in the message)
     ("unknown top-level key", TEXT + "colection: {}\n", CSV, ["colection", "Extra inputs"]),
-    ("unknown snmp key in a device", TEXT.replace("snmp: {port: 1161}", "snmp: {prot: 1161}"),
-     CSV, ["device 'r1'", "snmp.prot"]),
-    ("port out of range", TEXT.replace("port: 1161", "port: 99999"), CSV, ["device 'r1'", "snmp.port"]),
-    ("inline community", TEXT.replace("env:NF_TEST_COMMUNITY", "public"), CSV,
-     ["defaults.snmp.community", "inline secrets are not accepted"]),
-    ("unknown group", TEXT.replace("groups: [core, slow]", "groups: [core, fast]"), CSV,
-     ["device 'r1'", "unknown group", "fast"]),
+    (
+        "unknown snmp key in a device",
+        TEXT.replace("snmp: {port: 1161}", "snmp: {prot: 1161}"),
+        CSV,
+        ["device 'r1'", "snmp.prot"],
+    ),
+    (
+        "port out of range",
+        TEXT.replace("port: 1161", "port: 99999"),
+        CSV,
+        ["device 'r1'", "snmp.port"],
+    ),
+    (
+        "inline community",
+        TEXT.replace("env:NF_TEST_COMMUNITY", "public"),
+        CSV,
+        ["defaults.snmp.community", "inline secrets are not accepted"],
+    ),
+    (
+        "unknown group",
+        TEXT.replace("groups: [core, slow]", "groups: [core, fast]"),
+        CSV,
+        ["device 'r1'", "unknown group", "fast"],
+    ),
     ("duplicate device id", TEXT.replace("id: r2", "id: r1"), CSV, ["device 'r1'", "duplicate"]),
-    ("bad cron", TEXT.replace('*/5 * * * *', "every five minutes"), CSV, ["datasets.system", "cron"]),
-    ("interval too small", TEXT.replace("interval_s: 30", "interval_s: 0"), CSV,
-     ["datasets.interfaces.interval_s"]),
-    ("unknown dataset", TEXT.replace("  system: {cron", "  routes: {cron"), CSV, ["datasets.routes"]),
-    ("network name differs from file", TEXT.replace("network: lab", "network: other"), CSV,
-     ["network", "file name"]),
-    ("missing community", TEXT.replace("community: env:NF_TEST_COMMUNITY, ", ""), CSV,
-     ["device 'r1'", "community is required"]),
-    ("bad csv port", TEXT, "id,host,port\nc1,127.0.0.3,http\n", ["inv.csv:2", "device 'c1'", "port"]),
+    (
+        "bad cron",
+        TEXT.replace("*/5 * * * *", "every five minutes"),
+        CSV,
+        ["datasets.system", "cron"],
+    ),
+    (
+        "interval too small",
+        TEXT.replace("interval_s: 30", "interval_s: 0"),
+        CSV,
+        ["datasets.interfaces.interval_s"],
+    ),
+    (
+        "unknown dataset",
+        TEXT.replace("  system: {cron", "  routes: {cron"),
+        CSV,
+        ["datasets.routes"],
+    ),
+    (
+        "network name differs from file",
+        TEXT.replace("network: lab", "network: other"),
+        CSV,
+        ["network", "file name"],
+    ),
+    (
+        "missing community",
+        TEXT.replace("community: env:NF_TEST_COMMUNITY, ", ""),
+        CSV,
+        ["device 'r1'", "community is required"],
+    ),
+    (
+        "bad csv port",
+        TEXT,
+        "id,host,port\nc1,127.0.0.3,http\n",
+        ["inv.csv:2", "device 'c1'", "port"],
+    ),
     ("csv lacks host column", TEXT, "id,port\nc1,161\n", ["inv.csv", "host"]),
     ("csv unknown column", TEXT, "id,host,colour\nc1,127.0.0.3,red\n", ["inv.csv", "colour"]),
     ("bad device id", TEXT.replace("id: r2", "id: 'r 2'"), CSV, ["devices[1]", "id"]),
-    ("tags must be strings keyed by names", TEXT.replace("tags: {site: west}", "tags: {Site: west}"),
-     CSV, ["device 'r2'", "tags"]),
+    (
+        "tags must be strings keyed by names",
+        TEXT.replace("tags: {site: west}", "tags: {Site: west}"),
+        CSV,
+        ["device 'r2'", "tags"],
+    ),
     ("not YAML", "network: [lab\n", CSV, ["not valid YAML", "line"]),
-    ("wrong type for retries", TEXT.replace("retries: 3", "retries: many"), CSV,
-     ["groups.core.snmp.retries"]),
+    (
+        "wrong type for retries",
+        TEXT.replace("retries: 3", "retries: many"),
+        CSV,
+        ["groups.core.snmp.retries"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("what, text, csv, words", BAD, ids=[b[0] for b in BAD])
 def test_malformed_config_is_rejected_naming_file_and_field(
-        tmp_path: Path, what: str, text: str, csv: str, words: list[str]) -> None:
+    tmp_path: Path, what: str, text: str, csv: str, words: list[str]
+) -> None:
     path = write(tmp_path, text, csv=csv)
     with pytest.raises(ConfigError) as err:
         load_network(path)

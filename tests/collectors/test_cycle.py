@@ -24,17 +24,26 @@ class ListSink:
 
 def devices(n: int, **snmp: object) -> list[Device]:
     s = SnmpSettings(community="env:X", **snmp)  # type: ignore[arg-type]
-    return [Device(network="n", id=f"d{i}", host="127.0.0.1", snmp=s, tags={"site": "x"})
-            for i in range(n)]
+    return [
+        Device(network="n", id=f"d{i}", host="127.0.0.1", snmp=s, tags={"site": "x"})
+        for i in range(n)
+    ]
 
 
 async def test_records_are_valid_and_marker_counts_outcomes() -> None:
     devs = devices(4)
     client = FakeClient({d.id: device_data(3) for d in devs[:3]})  # d3 never answers
     sink = ListSink()
-    m = await run_cycle(network="n", dataset="interfaces", devices=devs, client=client,
-                        profiles=ProfileSet(), sink=sink, semaphore=asyncio.Semaphore(10),
-                        scheduled_unix_ms=60_000)
+    m = await run_cycle(
+        network="n",
+        dataset="interfaces",
+        devices=devs,
+        client=client,
+        profiles=ProfileSet(),
+        sink=sink,
+        semaphore=asyncio.Semaphore(10),
+        scheduled_unix_ms=60_000,
+    )
     assert (m.devices_planned, m.devices_ok, m.devices_timed_out, m.records) == (4, 3, 1, 9)
     assert list(m.failures) == ["d3"] and sink.markers == [m]
     for r in sink.records:
@@ -46,12 +55,20 @@ async def test_records_are_valid_and_marker_counts_outcomes() -> None:
 
 async def test_partial_walk_is_published_as_partial() -> None:
     devs = devices(1)
-    client = FakeClient({"d0": device_data(2)},
-                        problems={"d0": {"1.3.6.1.2.1.2.2.1.8": "OID not increasing at x"}})
+    client = FakeClient(
+        {"d0": device_data(2)}, problems={"d0": {"1.3.6.1.2.1.2.2.1.8": "OID not increasing at x"}}
+    )
     sink = ListSink()
-    await run_cycle(network="n", dataset="interfaces", devices=devs, client=client,
-                    profiles=ProfileSet(), sink=sink, semaphore=asyncio.Semaphore(1),
-                    scheduled_unix_ms=0)
+    await run_cycle(
+        network="n",
+        dataset="interfaces",
+        devices=devs,
+        client=client,
+        profiles=ProfileSet(),
+        sink=sink,
+        semaphore=asyncio.Semaphore(1),
+        scheduled_unix_ms=0,
+    )
     assert sink.records and all(r.partial for r in sink.records)
     assert "1.3.6.1.2.1.2.2.1.8: OID not increasing at x" in sink.records[0].missing
 
@@ -59,9 +76,16 @@ async def test_partial_walk_is_published_as_partial() -> None:
 async def test_in_flight_is_bounded() -> None:
     devs = devices(20)
     client = FakeClient({d.id: device_data(1) for d in devs}, delay_s=0.02)
-    await run_cycle(network="n", dataset="system", devices=devs, client=client,
-                    profiles=ProfileSet(), sink=ListSink(), semaphore=asyncio.Semaphore(3),
-                    scheduled_unix_ms=0)
+    await run_cycle(
+        network="n",
+        dataset="system",
+        devices=devs,
+        client=client,
+        profiles=ProfileSet(),
+        sink=ListSink(),
+        semaphore=asyncio.Semaphore(3),
+        scheduled_unix_ms=0,
+    )
     assert client.max_in_flight == 3
 
 
@@ -70,9 +94,17 @@ async def test_devices_are_spread_over_the_window_stably() -> None:
     client = FakeClient({d.id: device_data(1) for d in devs})
     t0 = asyncio.get_running_loop().time()
     start = time.monotonic()
-    await run_cycle(network="n", dataset="system", devices=devs, client=client,
-                    profiles=ProfileSet(), sink=ListSink(), semaphore=asyncio.Semaphore(100),
-                    scheduled_unix_ms=0, spread_s=1.0)
+    await run_cycle(
+        network="n",
+        dataset="system",
+        devices=devs,
+        client=client,
+        profiles=ProfileSet(),
+        sink=ListSink(),
+        semaphore=asyncio.Semaphore(100),
+        scheduled_unix_ms=0,
+        spread_s=1.0,
+    )
     assert time.monotonic() - start < 2.5
     offsets = sorted(client.started[d.id] - t0 for d in devs)
     assert offsets[0] < 0.3 and offsets[-1] > 0.6  # spread, not all at once

@@ -23,20 +23,29 @@ def test_shipped_profiles_load_and_generic_is_the_fallback() -> None:
 
 
 def test_site_profile_extends_shipped_and_matches_by_prefix_and_exact(tmp_path: Path) -> None:
-    ps = ProfileSet([site(
-        tmp_path,
-        acme="name: acme\nextends: [generic]\nsysobjectid: [1.3.6.1.4.1.4242.*]\n"
-             "datasets:\n  system:\n    scalars:\n      fields:\n"
-             "        vendor: {value: acme}\n"
-             "        os_version: {from: sys_descr, regex: 'AcmeOS ([0-9.]+)'}\n",
-        acme_big="name: acme_big\nextends: [acme]\nsysobjectid: [1.3.6.1.4.1.4242.1.7]\n",
-    )])
+    ps = ProfileSet(
+        [
+            site(
+                tmp_path,
+                acme="name: acme\nextends: [generic]\nsysobjectid: [1.3.6.1.4.1.4242.*]\n"
+                "datasets:\n  system:\n    scalars:\n      fields:\n"
+                "        vendor: {value: acme}\n"
+                "        os_version: {from: sys_descr, regex: 'AcmeOS ([0-9.]+)'}\n",
+                acme_big="name: acme_big\nextends: [acme]\nsysobjectid: [1.3.6.1.4.1.4242.1.7]\n",
+            )
+        ]
+    )
     assert ps.match("1.3.6.1.4.1.4242.1.7")[0].name == "acme_big"
     assert ps.match("1.3.6.1.4.1.4242.9")[0].name == "acme"
     sysds = ps.profiles["acme"].datasets["system"]
-    tags, fields, bad = sysds.extract({"1.3.6.1.2.1.1.1.0": b"AcmeOS 4.2.1 on box",
-                                       "1.3.6.1.2.1.1.5.0": b"r1"}.get)
-    assert fields["vendor"] == "acme" and fields["os_version"] == "4.2.1" and tags == {"sys_name": "r1"}
+    tags, fields, _bad = sysds.extract(
+        {"1.3.6.1.2.1.1.1.0": b"AcmeOS 4.2.1 on box", "1.3.6.1.2.1.1.5.0": b"r1"}.get
+    )
+    assert (
+        fields["vendor"] == "acme"
+        and fields["os_version"] == "4.2.1"
+        and tags == {"sys_name": "r1"}
+    )
     assert "interfaces" in ps.profiles["acme_big"].datasets  # inherited through two levels
 
 
@@ -62,20 +71,32 @@ def test_wrong_value_type_is_reported_not_guessed() -> None:
     assert set(bad) == {"in_octets", "oper_status"}
 
 
-@pytest.mark.parametrize("files, words", [
-    ({"x": "name: y\n"}, ["x.yaml", "file name"]),
-    ({"x": "name: x\nsysobjectid: [not-an-oid]\n"}, ["x.yaml", "sysobjectid"]),
-    ({"x": "name: x\nextends: [nothere]\n"}, ["x.yaml", "unknown profile 'nothere'"]),
-    ({"x": "name: x\nextends: [y]\n", "y": "name: y\nextends: [x]\n"}, ["cycle"]),
-    ({"x": "name: x\ncolour: red\n"}, ["x.yaml", "colour"]),
-    ({"generic": "name: generic\n"}, ["generic", "already defined"]),
-    ({"x": "name: x\ndatasets:\n  system:\n    scalars:\n      fields:\n        a: {oid: 1.3.6, value: 1}\n"},
-     ["x.yaml", "exactly one of"]),
-    ({"x": "name: x\ndatasets:\n  system:\n    scalars:\n      fields:\n        a: {oid: 1.3.6, type: enum, enum: nope}\n"},
-     ["x.yaml", "unknown enum table 'nope'"]),
-])
-def test_bad_profiles_are_rejected_with_file_and_reason(tmp_path: Path, files: dict[str, str],
-                                                        words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "files, words",
+    [
+        ({"x": "name: y\n"}, ["x.yaml", "file name"]),
+        ({"x": "name: x\nsysobjectid: [not-an-oid]\n"}, ["x.yaml", "sysobjectid"]),
+        ({"x": "name: x\nextends: [nothere]\n"}, ["x.yaml", "unknown profile 'nothere'"]),
+        ({"x": "name: x\nextends: [y]\n", "y": "name: y\nextends: [x]\n"}, ["cycle"]),
+        ({"x": "name: x\ncolour: red\n"}, ["x.yaml", "colour"]),
+        ({"generic": "name: generic\n"}, ["generic", "already defined"]),
+        (
+            {
+                "x": "name: x\ndatasets:\n  system:\n    scalars:\n      fields:\n        a: {oid: 1.3.6, value: 1}\n"
+            },
+            ["x.yaml", "exactly one of"],
+        ),
+        (
+            {
+                "x": "name: x\ndatasets:\n  system:\n    scalars:\n      fields:\n        a: {oid: 1.3.6, type: enum, enum: nope}\n"
+            },
+            ["x.yaml", "unknown enum table 'nope'"],
+        ),
+    ],
+)
+def test_bad_profiles_are_rejected_with_file_and_reason(
+    tmp_path: Path, files: dict[str, str], words: list[str]
+) -> None:
     with pytest.raises(ProfileError) as err:
         ProfileSet([site(tmp_path, **files)])
     for w in words:

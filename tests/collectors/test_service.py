@@ -17,12 +17,17 @@ async def test_no_overlapping_cycles_overruns_counted() -> None:
     # every cycle takes ~2.5 s, the interval is 1 s: ticks during a cycle are skipped
     devs = devices(2)
     client = FakeClient({d.id: device_data(1) for d in devs}, delay_s=1.2)
-    net = NetworkConfig(network="n", source=".", devices=devs,  # type: ignore[arg-type]
-                        datasets={"system": DatasetSchedule(interval_s=1)},
-                        collection=CollectionSettings(spread=0))
+    net = NetworkConfig(
+        network="n",
+        source=".",
+        devices=devs,  # type: ignore[arg-type]
+        datasets={"system": DatasetSchedule(interval_s=1)},
+        collection=CollectionSettings(spread=0),
+    )
     sink = ListSink()
-    async with Collector([net], CollectorSettings(instance_id="t"), sink, ProfileSet(),
-                         client=client) as coll:
+    async with Collector(
+        [net], CollectorSettings(instance_id="t"), sink, ProfileSet(), client=client
+    ) as coll:
         await asyncio.sleep(5.5)
     assert client.max_in_flight <= 2  # one cycle (two devices) at a time, never two cycles
     assert 1 <= len(sink.markers) <= 3

@@ -19,9 +19,14 @@ async def test_silent_and_garbage_devices_fail_alone(any_bus: BusSettings, tmp_p
         ids = [d.device_id for d in sim.devices]
         sim.set_fault(ids[0], "silent")
         sim.set_fault(ids[1], "garbage")
-        yaml = write_network(tmp_path, "faulty", [
-            {"id": i, "port": sim.port(i), "community": "public"} for i in ids
-        ], timeout_s=0.5, retries=1, deadline_s=5)
+        yaml = write_network(
+            tmp_path,
+            "faulty",
+            [{"id": i, "port": sim.port(i), "community": "public"} for i in ids],
+            timeout_s=0.5,
+            retries=1,
+            deadline_s=5,
+        )
         t0 = time.monotonic()
         [marker] = await collect_once(any_bus, yaml, ["interfaces"])
         took = time.monotonic() - t0
@@ -34,8 +39,12 @@ async def test_silent_and_garbage_devices_fail_alone(any_bus: BusSettings, tmp_p
 
     app = CaptureApp(AppSettings(networks=["faulty"], datasets=["interfaces"]))
     async with runner_for(app, any_bus) as runner:
-        await consume_until(runner, lambda: sum(isinstance(i.message, CycleComplete)
-                                                for i in app.items) >= marker.partitions)
+        await consume_until(
+            runner,
+            lambda: (
+                sum(isinstance(i.message, CycleComplete) for i in app.items) >= marker.partitions
+            ),
+        )
     seen = [i.message for i in app.items]
     devices = {m.device for m in seen if isinstance(m, Record)}
     assert devices == set(ids[2:])

@@ -27,11 +27,20 @@ APP = "tests.support.countapp:CountApp"
 def write_config(tmp: Path, bus: BusSettings, log_dir: Path) -> Path:
     cfg = tmp / "cfg"
     cfg.mkdir()
-    (cfg / "netfeed.yaml").write_text(yaml.safe_dump({
-        "bus": bus.model_dump(mode="json"),
-        "applications": {"test-count": {"networks": ["grp"], "datasets": ["interfaces"],
-                                        "log_dir": str(log_dir)}},
-    }))
+    (cfg / "netfeed.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "bus": bus.model_dump(mode="json"),
+                "applications": {
+                    "test-count": {
+                        "networks": ["grp"],
+                        "datasets": ["interfaces"],
+                        "log_dir": str(log_dir),
+                    }
+                },
+            }
+        )
+    )
     return cfg
 
 
@@ -55,16 +64,34 @@ async def published(bus: BusSettings) -> set[tuple[str, int, int]]:
         while idle < 4:
             msgs = await c.getmany(timeout_ms=500)
             idle = 0 if msgs else idle + 1
-            out |= {(m.topic, m.partition, m.offset) for m in msgs
-                    if isinstance(decode(m.value), Record)}
+            out |= {
+                (m.topic, m.partition, m.offset)
+                for m in msgs
+                if isinstance(decode(m.value), Record)
+            }
     return out
 
 
 def start_instance(cfg: Path, name: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "netfeed.cli", "app", "run", APP,
-                             "--config", str(cfg), "--instance", name, "--duration", "120"],
-                            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
-                            stderr=(cfg / f"{name}.stderr").open("wb"))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netfeed.cli",
+            "app",
+            "run",
+            APP,
+            "--config",
+            str(cfg),
+            "--instance",
+            name,
+            "--duration",
+            "120",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=(cfg / f"{name}.stderr").open("wb"),
+    )
 
 
 async def wait_for(cond, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -75,12 +102,20 @@ async def wait_for(cond, timeout_s: float, what: str) -> None:  # type: ignore[n
         await asyncio.sleep(0.2)
 
 
-async def test_two_instances_split_then_survivor_takes_over(any_bus: BusSettings, tmp_path: Path) -> None:
+async def test_two_instances_split_then_survivor_takes_over(
+    any_bus: BusSettings, tmp_path: Path
+) -> None:
     log_dir = tmp_path / "seen"
     cfg = write_config(tmp_path, any_bus, log_dir)
     async with SimulatedNetwork("grp", 12, seed=3, base_port=0, n_interfaces=10) as sim:
-        net_yaml = write_network(tmp_path, "grp", [
-            {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"} for d in sim.devices])
+        net_yaml = write_network(
+            tmp_path,
+            "grp",
+            [
+                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+                for d in sim.devices
+            ],
+        )
         await collect_once(any_bus, net_yaml, ["interfaces"])  # topic exists before the apps join
         procs = [start_instance(cfg, "a"), start_instance(cfg, "b")]
         try:

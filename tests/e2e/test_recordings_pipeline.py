@@ -12,7 +12,11 @@ from bus.records import CycleComplete, Record
 from bus.settings import BusSettings
 from tests.support.countapp import CaptureApp
 from tests.support.librenms import (
-    compared_columns, expected_ports, ignored_by_librenms, librenms_view, recording_names,
+    compared_columns,
+    expected_ports,
+    ignored_by_librenms,
+    librenms_view,
+    recording_names,
 )
 from tests.support.pipeline import collect_once, consume_until, runner_for, write_network
 
@@ -28,24 +32,31 @@ def if_indices_in(recording: Path) -> set[int]:
     for line in recording.read_text(errors="replace").splitlines():
         oid = line.split("|", 1)[0]
         if oid.startswith(IF_TABLE):
-            out.add(int(oid[len(IF_TABLE):].split(".")[1]))
+            out.add(int(oid[len(IF_TABLE) :].split(".")[1]))
     return out
 
 
 async def test_every_interface_arrives_with_librenms_values(
-        any_bus: BusSettings, snmpsim: tuple[str, int], recordings: Path, tmp_path: Path) -> None:
+    any_bus: BusSettings, snmpsim: tuple[str, int], recordings: Path, tmp_path: Path
+) -> None:
     host, port = snmpsim
     names = recording_names()
     assert len(names) >= 10
-    yaml = write_network(tmp_path, "rec", [{"id": n, "host": host, "port": port, "community": n}
-                                           for n in names])
+    yaml = write_network(
+        tmp_path, "rec", [{"id": n, "host": host, "port": port, "community": n} for n in names]
+    )
     markers = await collect_once(any_bus, yaml, ["interfaces"])
     assert markers[0].devices_ok == len(names), markers[0].failures
 
     app = CaptureApp(AppSettings(networks=["rec"], datasets=["interfaces"]))
     async with runner_for(app, any_bus) as runner:
-        await consume_until(runner, lambda: sum(isinstance(i.message, CycleComplete)
-                                                for i in app.items) >= markers[0].partitions)
+        await consume_until(
+            runner,
+            lambda: (
+                sum(isinstance(i.message, CycleComplete) for i in app.items)
+                >= markers[0].partitions
+            ),
+        )
     records = [i.message for i in app.items if isinstance(i.message, Record)]
     assert len(records) == markers[0].records
 

@@ -19,15 +19,29 @@ from tests.support.pipeline import write_network
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def netfeed(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netfeed.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout, env={**os.environ, **(env or {})})
+def netfeed(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netfeed.cli", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 async def anetfeed(*args: str, timeout: float = 120) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "netfeed.cli", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "netfeed.cli",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -41,7 +55,8 @@ def test_validate_shipped_configs() -> None:
 def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
     (tmp_path / "networks").mkdir()
     (tmp_path / "networks" / "a.yaml").write_text(
-        "network: a\ndevices:\n  - {id: r1, host: 127.0.0.1, snmp: {community: public}}\n")
+        "network: a\ndevices:\n  - {id: r1, host: 127.0.0.1, snmp: {community: public}}\n"
+    )
     (tmp_path / "netfeed.yaml").write_text("bus: {backend: carrier-pigeon}\nextra: 1\n")
     r = netfeed("validate", str(tmp_path))
     assert r.returncode == 1
@@ -52,8 +67,14 @@ def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
 
 async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Path) -> None:
     async with SimulatedNetwork("dry", 3, seed=5, base_port=0, n_interfaces=4) as sim:
-        write_network(tmp_path, "dry", [{"id": d.device_id, "port": sim.port(d.device_id),
-                                         "community": "public"} for d in sim.devices])
+        write_network(
+            tmp_path,
+            "dry",
+            [
+                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+                for d in sim.devices
+            ],
+        )
         code, out, err = await anetfeed("collect", "--config", str(tmp_path), "--once", "--dry-run")
     assert code == 0, err
     lines = [json.loads(x) for x in out.splitlines()]
@@ -63,23 +84,42 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
     recs = [x for x in lines if x["kind"] == "record"]
     assert len([r for r in recs if r["dataset"] == "interfaces"]) == 3 * 4
     assert len([r for r in recs if r["dataset"] == "system"]) == 3
-    assert {x["dataset"] for x in lines if x["kind"] == "cycle_complete"} == {"interfaces", "system"}
+    assert {x["dataset"] for x in lines if x["kind"] == "cycle_complete"} == {
+        "interfaces",
+        "system",
+    }
     assert "dry:interfaces" in err and "3/3 ok" in err
     assert not (tmp_path / "var").exists()  # published nothing
 
 
 async def test_collect_then_tail_on_the_embedded_bus(tmp_path: Path) -> None:
     bus_file = tmp_path / "bus.sqlite3"
-    (tmp_path / "netfeed.yaml").write_text(yaml.safe_dump(
-        {"bus": {"backend": "embedded", "embedded": {"path": str(bus_file)}}}))
+    (tmp_path / "netfeed.yaml").write_text(
+        yaml.safe_dump({"bus": {"backend": "embedded", "embedded": {"path": str(bus_file)}}})
+    )
     async with SimulatedNetwork("tl", 2, seed=6, base_port=0, n_interfaces=3) as sim:
-        write_network(tmp_path, "tl", [{"id": d.device_id, "port": sim.port(d.device_id),
-                                        "community": "public"} for d in sim.devices])
-        code, _, err = await anetfeed("collect", "--config", str(tmp_path), "--once",
-                                      "--dataset", "interfaces")
+        write_network(
+            tmp_path,
+            "tl",
+            [
+                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+                for d in sim.devices
+            ],
+        )
+        code, _, err = await anetfeed(
+            "collect", "--config", str(tmp_path), "--once", "--dataset", "interfaces"
+        )
     assert code == 0, err
-    code, out, err = await anetfeed("tail", "netfeed.tl.interfaces", "--config", str(tmp_path),
-                                    "--from-beginning", "--duration", "5", "--where")
+    code, out, err = await anetfeed(
+        "tail",
+        "netfeed.tl.interfaces",
+        "--config",
+        str(tmp_path),
+        "--from-beginning",
+        "--duration",
+        "5",
+        "--where",
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert sum('"kind":"record"' in x for x in lines) == 6
@@ -87,8 +127,22 @@ async def test_collect_then_tail_on_the_embedded_bus(tmp_path: Path) -> None:
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    r = netfeed("demo", "--duration", "14", "--interval", "3", "--devices", "2", "--interfaces", "4",
-                "--workdir", str(tmp_path / "demo"), "--port", "0", timeout=90)
+    r = netfeed(
+        "demo",
+        "--duration",
+        "14",
+        "--interval",
+        "3",
+        "--devices",
+        "2",
+        "--interfaces",
+        "4",
+        "--workdir",
+        str(tmp_path / "demo"),
+        "--port",
+        "0",
+        timeout=90,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "[collector] lab-east" in r.stdout and "[collector] lab-west" in r.stdout
     assert "== lab-east interfaces cycle" in r.stdout and "== lab-west interfaces cycle" in r.stdout

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-from applications.api import AppSettings, Application, Batch
+from applications.api import Application, AppSettings, Batch
 from bus.records import Record
 
 

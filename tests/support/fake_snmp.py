@@ -8,8 +8,12 @@ from collectors.snmp.base import SnmpTarget, SnmpTimeout, Value, WalkResult
 
 
 class FakeClient:
-    def __init__(self, data: dict[str, dict[str, Value]], delay_s: float = 0.0,
-                 problems: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        data: dict[str, dict[str, Value]],
+        delay_s: float = 0.0,
+        problems: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.data = data  # device -> {oid: value}
         self.delay_s = delay_s
         self.problems = problems or {}
@@ -36,12 +40,13 @@ class FakeClient:
 
     async def walk(self, target: SnmpTarget, columns: list[str]) -> WalkResult:
         d = await self._enter(target)
-        res = WalkResult(columns={c: {} for c in columns},
-                         problems=dict(self.problems.get(target.device, {})))
+        res = WalkResult(
+            columns={c: {} for c in columns}, problems=dict(self.problems.get(target.device, {}))
+        )
         for oid, v in d.items():
             for c in columns:
                 if oid.startswith(c + "."):
-                    res.columns[c][oid[len(c) + 1:]] = v
+                    res.columns[c][oid[len(c) + 1 :]] = v
         return res
 
     def close(self) -> None:
@@ -49,8 +54,12 @@ class FakeClient:
 
 
 def device_data(n_if: int = 2, sys_oid: str = "1.3.6.1.4.1.8072.3.2.10") -> dict[str, Value]:
-    d: dict[str, Value] = {"1.3.6.1.2.1.1.2.0": sys_oid, "1.3.6.1.2.1.1.3.0": 12345,
-                           "1.3.6.1.2.1.1.1.0": b"Linux box", "1.3.6.1.2.1.1.5.0": b"box"}
+    d: dict[str, Value] = {
+        "1.3.6.1.2.1.1.2.0": sys_oid,
+        "1.3.6.1.2.1.1.3.0": 12345,
+        "1.3.6.1.2.1.1.1.0": b"Linux box",
+        "1.3.6.1.2.1.1.5.0": b"box",
+    }
     for i in range(1, n_if + 1):
         d[f"1.3.6.1.2.1.2.2.1.2.{i}"] = f"eth{i}".encode()
         d[f"1.3.6.1.2.1.31.1.1.1.6.{i}"] = 1000 * i

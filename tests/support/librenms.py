@@ -11,8 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-RECORDINGS = Path(os.environ.get(
-    "NETFEED_RECORDINGS", Path(__file__).resolve().parents[3] / "shared" / "recordings" / "snmp"))
+RECORDINGS = Path(
+    os.environ.get(
+        "NETFEED_RECORDINGS", Path(__file__).resolve().parents[3] / "shared" / "recordings" / "snmp"
+    )
+)
 LIBRENMS = RECORDINGS / "librenms"
 
 
@@ -30,19 +33,32 @@ def expected_ports(name: str) -> dict[int, dict[str, Any]]:
 
 # netfeed field -> LibreNMS column; counters compare HC-else-32-bit, 0 for none.
 COUNTERS = {
-    "in_octets": "ifInOctets", "out_octets": "ifOutOctets",
-    "in_ucast_pkts": "ifInUcastPkts", "out_ucast_pkts": "ifOutUcastPkts",
-    "in_multicast_pkts": "ifInMulticastPkts", "out_multicast_pkts": "ifOutMulticastPkts",
-    "in_broadcast_pkts": "ifInBroadcastPkts", "out_broadcast_pkts": "ifOutBroadcastPkts",
-    "in_nucast_pkts": "ifInNUcastPkts", "out_nucast_pkts": "ifOutNUcastPkts",
-    "in_errors": "ifInErrors", "out_errors": "ifOutErrors",
-    "in_discards": "ifInDiscards", "out_discards": "ifOutDiscards",
+    "in_octets": "ifInOctets",
+    "out_octets": "ifOutOctets",
+    "in_ucast_pkts": "ifInUcastPkts",
+    "out_ucast_pkts": "ifOutUcastPkts",
+    "in_multicast_pkts": "ifInMulticastPkts",
+    "out_multicast_pkts": "ifOutMulticastPkts",
+    "in_broadcast_pkts": "ifInBroadcastPkts",
+    "out_broadcast_pkts": "ifOutBroadcastPkts",
+    "in_nucast_pkts": "ifInNUcastPkts",
+    "out_nucast_pkts": "ifOutNUcastPkts",
+    "in_errors": "ifInErrors",
+    "out_errors": "ifOutErrors",
+    "in_discards": "ifInDiscards",
+    "out_discards": "ifOutDiscards",
     "in_unknown_protos": "ifInUnknownProtos",
 }
 PLAIN = {
-    "if_descr": "ifDescr", "if_type": "ifType", "admin_status": "ifAdminStatus",
-    "oper_status": "ifOperStatus", "duplex": "ifDuplex", "speed_bps": "ifSpeed",
-    "mtu_octets": "ifMtu", "phys_address": "ifPhysAddress", "last_change_ticks": "ifLastChange",
+    "if_descr": "ifDescr",
+    "if_type": "ifType",
+    "admin_status": "ifAdminStatus",
+    "oper_status": "ifOperStatus",
+    "duplex": "ifDuplex",
+    "speed_bps": "ifSpeed",
+    "mtu_octets": "ifMtu",
+    "phys_address": "ifPhysAddress",
+    "last_change_ticks": "ifLastChange",
 }
 
 
@@ -53,7 +69,10 @@ def _display(s: str | None) -> str | None:
 
 def librenms_view(tags: dict[str, str], fields: dict[str, Any]) -> dict[str, Any]:
     """A netfeed interface record in LibreNMS's terms (display rules applied)."""
-    view: dict[str, Any] = {"ifIndex": int(tags["if_index"]), "ifName": _display(tags.get("if_name"))}
+    view: dict[str, Any] = {
+        "ifIndex": int(tags["if_index"]),
+        "ifName": _display(tags.get("if_name")),
+    }
     for ours, theirs in PLAIN.items():
         v = fields.get(ours)
         view[theirs] = _display(v) if isinstance(v, str) else v
@@ -72,4 +91,5 @@ def ignored_by_librenms(row: dict[str, Any]) -> bool:
     """Interfaces LibreNMS drops (notPresent, or names with these words)."""
     name = f"{row.get('ifName') or ''} {row.get('ifDescr') or ''}".lower()
     return row.get("ifOperStatus") == "notPresent" or any(
-        w in name for w in ("unrouted", "bluetooth", "irtual"))
+        w in name for w in ("unrouted", "bluetooth", "irtual")
+    )

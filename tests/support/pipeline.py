@@ -18,29 +18,48 @@ from collectors.service import Collector
 from collectors.settings import CollectorSettings
 
 
-def write_network(tmp: Path, name: str, devices: list[dict[str, object]], *,
-                  timeout_s: float = 2.0, retries: int = 1, deadline_s: float = 30.0) -> Path:
+def write_network(
+    tmp: Path,
+    name: str,
+    devices: list[dict[str, object]],
+    *,
+    timeout_s: float = 2.0,
+    retries: int = 1,
+    deadline_s: float = 30.0,
+) -> Path:
     """A network YAML with one community file per device (``file:`` references)."""
     (tmp / "networks").mkdir(parents=True, exist_ok=True)
     (tmp / "secrets").mkdir(exist_ok=True)
-    lines = [f"network: {name}", "defaults:",
-             f"  snmp: {{timeout_s: {timeout_s}, retries: {retries}, max_repetitions: 10, "
-             f"device_deadline_s: {deadline_s}}}", "devices:"]
+    lines = [
+        f"network: {name}",
+        "defaults:",
+        f"  snmp: {{timeout_s: {timeout_s}, retries: {retries}, max_repetitions: 10, "
+        f"device_deadline_s: {deadline_s}}}",
+        "devices:",
+    ]
     for d in devices:
         secret = tmp / "secrets" / f"{name}-{d['id']}"
         secret.write_text(str(d["community"]))
-        lines.append(f"  - {{id: {d['id']}, host: {d.get('host', '127.0.0.1')}, "
-                     f"snmp: {{port: {d['port']}, community: 'file:{secret}'}}}}")
+        lines.append(
+            f"  - {{id: {d['id']}, host: {d.get('host', '127.0.0.1')}, "
+            f"snmp: {{port: {d['port']}, community: 'file:{secret}'}}}}"
+        )
     path = tmp / "networks" / f"{name}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-async def collect_once(bus: BusSettings, network_yaml: Path, datasets: list[str]) -> list[CycleComplete]:
+async def collect_once(
+    bus: BusSettings, network_yaml: Path, datasets: list[str]
+) -> list[CycleComplete]:
     net = load_network(network_yaml)
     async with make_producer(bus, client_id="test-collector") as producer:
-        collector = Collector([net], CollectorSettings(instance_id="test"),
-                              Publisher(producer, bus.topic_prefix), ProfileSet())
+        collector = Collector(
+            [net],
+            CollectorSettings(instance_id="test"),
+            Publisher(producer, bus.topic_prefix),
+            ProfileSet(),
+        )
         try:
             return await collector.run_once(datasets)
         finally:
