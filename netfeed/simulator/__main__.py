@@ -1,0 +1,108 @@
+"""``python -m netfeed.simulator``: serve a simulated network until Ctrl-C or SIGTERM (exit 0).
+
+Prints the inventory as CSV (``id,host,port,community,vendor``) on stdout once
+every port is bound, so a script can wait for the header line and read on;
+on exit prints per-device request counters to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import signal
+import sys
+
+from netfeed.simulator.agent import FAULT_MODES
+from netfeed.simulator.network import SimulatedNetwork
+from netfeed.simulator.vendors import VENDORS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m netfeed.simulator", description=__doc__)
+    p.add_argument("--devices", type=int, default=10, help="number of devices (default 10)")
+    p.add_argument("--port", type=int, default=16100, help="first UDP port; 0 = any free ports")
+    p.add_argument("--network", default="lab", help="network name, prefix of device ids")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--interfaces", type=int, default=8, help="interfaces per device")
+    p.add_argument("--community", default="public")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--kinds", help=f"comma list, round-robin; of: {', '.join(VENDORS)}")
+    p.add_argument("--inventory-csv", help="also write the collector's CSV inventory here")
+    p.add_argument("--community-ref", help="secret ref for that CSV, e.g. env:SNMP_COMMUNITY")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="DEVICE_ID=MODE[:MS]",
+        help=f"fault a device; MODE one of {', '.join(FAULT_MODES)}",
+    )
+    return p
+
+
+def _build(args: argparse.Namespace) -> SimulatedNetwork:
+    net = SimulatedNetwork(
+        args.network,
+        args.devices,
+        seed=args.seed,
+        base_port=args.port,
+        host=args.host,
+        community=args.community,
+        n_interfaces=args.interfaces,
+        kinds=args.kinds.split(",") if args.kinds else None,
+    )
+    for spec in args.fault:
+        dev_id, _, mode = spec.partition("=")
+        mode, _, ms = mode.partition(":")
+        if dev_id not in {d.device_id for d in net.devices}:
+            raise ValueError(f"--fault: no device {dev_id!r}")
+        net.set_fault(dev_id, mode, float(ms) if ms else 1500.0)
+    return net
+
+
+async def _serve(net: SimulatedNetwork, args: argparse.Namespace) -> None:
+    async with net:
+        out = csv.writer(sys.stdout)
+        out.writerow(["id", "host", "port", "community", "vendor"])
+        out.writerows(net.inventory_rows())
+        sys.stdout.flush()
+        if args.inventory_csv:
+            net.write_inventory_csv(args.inventory_csv, args.community_ref)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # Handle both signals ourselves: a shell starts background jobs with
+        # SIGINT ignored, and scripts stop servers with SIGTERM.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            for agent in net.agents:
+                s = agent.stats
+                print(
+                    f"{agent.device.device_id}: received={s.received} answered={s.answered} "
+                    f"malformed={s.malformed} bad_community={s.bad_community}",
+                    file=sys.stderr,
+                )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        net = _build(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        asyncio.run(_serve(net, args))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # typically a port already in use
+        where = f"{args.host}:{args.port}"
+        print(f"simulator: cannot serve on {where}+: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
