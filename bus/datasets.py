@@ -34,8 +34,9 @@ class SystemFields(msgspec.Struct, forbid_unknown_fields=True):
 
     ``sys_object_id`` (dotted OID), ``sys_descr``, ``sys_contact``,
     ``sys_location``, ``uptime_ticks`` (sysUpTime, 1/100 s), ``vendor``,
-    ``model``, ``os_name``, ``os_version``, ``serial`` (where the profile knows
-    them).  A device no profile matched has ``profile == "generic"``.
+    ``model``, ``os_name``, ``os_version``, ``serial``, ``hardware`` (where
+    the profile knows them).  A device no profile matched has
+    ``profile == "generic"``.
     """
 
     sys_object_id: str | None = None
@@ -48,6 +49,7 @@ class SystemFields(msgspec.Struct, forbid_unknown_fields=True):
     os_name: str | None = None
     os_version: str | None = None
     serial: str | None = None
+    hardware: str | None = None
 
 
 class InterfaceTags(msgspec.Struct):
@@ -103,6 +105,146 @@ class InterfaceFields(msgspec.Struct, forbid_unknown_fields=True):
     in_unknown_protos: int | None = None
 
 
+class HealthTags(msgspec.Struct):
+    """Identity of a health component: ``component_kind`` (``cpu`` | ``memory``),
+    ``component_index`` (the table index it came from), ``component`` (name)."""
+
+    component_kind: Literal["cpu", "memory"]
+    component_index: str
+    component: str | None = None
+
+
+class HealthFields(msgspec.Struct, forbid_unknown_fields=True):
+    """``health`` dataset, one record per CPU or memory pool per cycle.
+
+    ``cpu_util_pct`` (0-100, the device's own averaging, usually 1 or 5 min),
+    ``memory_used_octets``, ``memory_free_octets``, ``memory_total_octets``,
+    ``memory_util_pct``; ``description``; ``source_oid`` (the OID the main value
+    was read from).
+    """
+
+    description: str | None = None
+    cpu_util_pct: float | None = None
+    memory_used_octets: int | None = None
+    memory_free_octets: int | None = None
+    memory_total_octets: int | None = None
+    memory_util_pct: float | None = None
+    source_oid: str | None = None
+
+
+SensorClass = Literal[
+    "temperature", "fan", "power_supply", "voltage", "current", "power", "rx_power",
+    "tx_power", "humidity", "state", "other",
+]
+SensorUnit = Literal[
+    "celsius", "rpm", "volts", "amperes", "watts", "dbm", "percent", "state", "count", "other",
+]
+
+
+class SensorTags(msgspec.Struct):
+    """Identity of a sensor: ``sensor_index`` (table index), ``sensor_class``,
+    and where known ``if_index`` / ``entity_index`` of what it measures."""
+
+    sensor_index: str
+    sensor_class: SensorClass
+    if_index: str | None = None
+    entity_index: str | None = None
+
+
+class SensorFields(msgspec.Struct, forbid_unknown_fields=True):
+    """``sensors`` dataset, one record per sensor per cycle.
+
+    Sensors come in many units, so the reading is ``value`` with its ``unit``
+    (one fixed vocabulary: celsius, rpm, volts, amperes, watts, dbm, percent,
+    state, count).  Thresholds, where the MIB gives them, are in the same unit:
+    ``low_critical``, ``low_warning``, ``high_warning``, ``high_critical``.
+    ``status`` is ``ok`` | ``warning`` | ``critical`` | ``unknown`` |
+    ``unavailable``; ``state`` is a state sensor's raw enum name.
+    ``description``; ``source_oid`` (the OID ``value`` was read from).
+    """
+
+    value: float | None = None
+    unit: SensorUnit | None = None
+    description: str | None = None
+    status: str | None = None
+    state: str | None = None
+    low_critical: float | None = None
+    low_warning: float | None = None
+    high_warning: float | None = None
+    high_critical: float | None = None
+    source_oid: str | None = None
+
+
+class BgpTags(msgspec.Struct):
+    """Identity of a BGP session: ``peer_address`` (and ``routing_instance``/VRF
+    where the MIB separates them)."""
+
+    peer_address: str
+    routing_instance: str | None = None
+
+
+class BgpFields(msgspec.Struct, forbid_unknown_fields=True):
+    """``bgp`` dataset, one record per peer per cycle.
+
+    ``remote_as``, ``local_as``, ``peer_identifier`` (router id),
+    ``local_address``, ``state`` (``idle`` … ``established``), ``admin_status``
+    (``stop``/``start``), ``established_time_s`` (seconds in the current or
+    last established state), ``in_updates``, ``out_updates``,
+    ``in_total_messages``, ``out_total_messages``, ``prefixes_received``,
+    ``prefixes_accepted``, ``prefixes_advertised`` (where the MIB has them,
+    summed over address families), ``description``, ``source_oid``.
+    """
+
+    remote_as: int | None = None
+    local_as: int | None = None
+    peer_identifier: str | None = None
+    local_address: str | None = None
+    state: str | None = None
+    admin_status: str | None = None
+    established_time_s: int | None = None
+    in_updates: int | None = None
+    out_updates: int | None = None
+    in_total_messages: int | None = None
+    out_total_messages: int | None = None
+    prefixes_received: int | None = None
+    prefixes_accepted: int | None = None
+    prefixes_advertised: int | None = None
+    description: str | None = None
+    source_oid: str | None = None
+
+
+class InventoryTags(msgspec.Struct):
+    """Identity of an inventory item: ``entity_index`` (entPhysicalIndex)."""
+
+    entity_index: str
+
+
+class InventoryFields(msgspec.Struct, forbid_unknown_fields=True):
+    """``inventory`` dataset (ENTITY-MIB entPhysicalTable), one record per entity.
+
+    ``description``, ``entity_class`` (chassis, module, port, powerSupply, fan,
+    sensor, container, cpu, stack, backplane, other, unknown), ``name``,
+    ``hardware_rev``, ``firmware_rev``, ``software_rev``, ``serial``,
+    ``model``, ``manufacturer``, ``alias``, ``asset_id``, ``is_fru``,
+    ``contained_in`` (parent entity index, 0 = none), ``parent_rel_pos``.
+    """
+
+    description: str | None = None
+    entity_class: str | None = None
+    name: str | None = None
+    hardware_rev: str | None = None
+    firmware_rev: str | None = None
+    software_rev: str | None = None
+    serial: str | None = None
+    model: str | None = None
+    manufacturer: str | None = None
+    alias: str | None = None
+    asset_id: str | None = None
+    is_fru: bool | None = None
+    contained_in: int | None = None
+    parent_rel_pos: int | None = None
+
+
 class DatasetModel(msgspec.Struct, frozen=True):
     name: str
     tags: type[msgspec.Struct]
@@ -112,6 +254,10 @@ class DatasetModel(msgspec.Struct, frozen=True):
 DATASETS: dict[str, DatasetModel] = {
     "system": DatasetModel("system", SystemTags, SystemFields),
     "interfaces": DatasetModel("interfaces", InterfaceTags, InterfaceFields),
+    "health": DatasetModel("health", HealthTags, HealthFields),
+    "sensors": DatasetModel("sensors", SensorTags, SensorFields),
+    "bgp": DatasetModel("bgp", BgpTags, BgpFields),
+    "inventory": DatasetModel("inventory", InventoryTags, InventoryFields),
 }
 
 

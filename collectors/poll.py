@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bus.records import Provenance, Record
+from bus.secrets import SecretError, SecretRef
 from collectors import __version__
 from collectors.config import Device
 from collectors.profiles import ProfileSet
@@ -38,25 +39,54 @@ def _now_ms() -> int:
 
 
 def target_of(device: Device) -> SnmpTarget:
+    """The device's SNMP target, with the secrets its version and level use revealed.
+
+    Raises :class:`SnmpError` naming the reference (never the value) when a
+    secret cannot be read or a v3 pass phrase is shorter than USM's 8 characters.
+    """
     s = device.snmp
-    assert s.community is not None  # checked when the config loaded
-    return SnmpTarget(
+    base = SnmpTarget(
         device=device.id,
         host=device.host,
         port=s.port,
         version=s.version,
-        community=s.community.reveal(),
         timeout_s=s.timeout_s,
         retries=s.retries,
         max_repetitions=s.max_repetitions,
     )
+    if s.version != "3":
+        return replace(base, community=_reveal(device, "community", s.community))
+    assert s.security_name is not None  # checked when the config loaded
+    auth = s.security_level in ("authNoPriv", "authPriv")
+    priv = s.security_level == "authPriv"
+    return replace(
+        base,
+        security_name=s.security_name,
+        security_level=s.security_level,
+        auth_protocol=s.auth_protocol if auth else None,
+        auth_key=_pass_phrase(device, "auth_key", s.auth_key) if auth else "",
+        priv_protocol=s.priv_protocol if priv else None,
+        priv_key=_pass_phrase(device, "priv_key", s.priv_key) if priv else "",
+        context_name=s.context_name,
+    )
 
 
-def _index_key(index: str) -> tuple[int, ...]:
+def _reveal(device: Device, name: str, ref: SecretRef | None) -> str:
+    assert ref is not None  # checked when the config loaded
     try:
-        return tuple(int(p) for p in index.split("."))
-    except ValueError:
-        return (1 << 62,)
+        return ref.reveal()
+    except SecretError as exc:
+        raise SnmpError(f"{device.id}: snmp.{name}: {exc}") from None
+
+
+def _pass_phrase(device: Device, name: str, ref: SecretRef | None) -> str:
+    value = _reveal(device, name, ref)
+    if len(value) < 8:
+        raise SnmpError(
+            f"{device.id}: snmp.{name}: the pass phrase in {ref} is shorter than "
+            "the 8 characters SNMPv3 (USM) requires"
+        )
+    return value
 
 
 async def poll_device(
@@ -104,32 +134,27 @@ async def _poll(
     uptime = ident.get(SYS_UPTIME)
     uptime_ms = uptime * 10 if isinstance(uptime, int) else None
 
-    rows: list[tuple[str | None, dict[str, Value]]]
     missing: list[str] = []
     sources = list(cds.oids)
     varbinds = len(ident)
-    if cds.is_table:
-        walk = await client.walk(target, list(cds.oids))
+    scalars: dict[str, Value] = dict(ident)
+    columns: dict[str, dict[str, Value]] = {}
+    wanted = [o for o in cds.scalar_oids if o not in ident]
+    if wanted:
+        scalars.update(await client.get(target, wanted))
+        varbinds += len(scalars) - len(ident)
+    if cds.columns:
+        walk = await client.walk(target, list(cds.columns))
         columns = walk.columns
-        indices = sorted({i for col in columns.values() for i in col}, key=_index_key)
-        rows = [(i, {c: v[i] for c, v in columns.items() if i in v}) for i in indices]
         varbinds += sum(len(c) for c in columns.values())
         missing = sorted(f"{c}: {why}" for c, why in walk.problems.items())
-    else:
-        values = await client.get(target, [o for o in cds.oids if o not in ident])
-        values.update(ident)
-        rows = [(None, values)]
-        varbinds += len(values)
     received = _now_ms()
 
     records: list[Record] = []
     prov = Provenance(
         protocol=f"snmpv{target.version}", collector_version=__version__, sources=sources
     )
-    for index, row in rows:
-        tags, fields, bad = cds.extract(row.get)
-        if cds.index_tag and index is not None:
-            tags[cds.index_tag] = index
+    for tags, fields, bad in cds.build(columns, scalars):
         row_missing = missing + [f"{b}: value of the wrong type" for b in bad]
         records.append(
             Record(

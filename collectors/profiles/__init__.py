@@ -15,12 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from collectors.profiles.compiled import CompiledDataset, compile_dataset
-from collectors.profiles.schema import DatasetSpec, EnumFile, FieldSpec, ProfileFile, TableSpec
+from collectors.profiles.schema import (
+    DatasetSpec,
+    EnumFile,
+    FieldSpec,
+    ProfileFile,
+    ScalarSpec,
+    TableSpec,
+)
 
 SHIPPED = Path(__file__).parent
 FALLBACK = "generic"
@@ -49,22 +57,32 @@ def _load_yaml(path: Path) -> object:
         raise ProfileError([f"{path}: cannot load: {exc}"]) from None
 
 
+def _merge_part(base: Any, top: Any) -> dict[str, Any]:
+    """Merge two scalar/table specs: top's fields win, name by name."""
+    out = base.model_dump(by_alias=True, exclude_unset=True)
+    mine = top.model_dump(by_alias=True, exclude_unset=True)
+    for key in ("tags", "fields"):
+        out[key] = {**out.get(key, {}), **mine.pop(key, {})}
+    out.update(mine)
+    return out
+
+
 def _merge_dataset(base: DatasetSpec | None, top: DatasetSpec) -> DatasetSpec:
     if base is None:
         return top
-    if (base.table is None) != (top.table is None):
-        raise ValueError("a dataset cannot change between 'table' and 'scalars' when extended")
-    b = base.table or base.scalars
-    t = top.table or top.scalars
-    assert b is not None and t is not None
-    merged: dict[str, object] = {
-        "tags": {**b.tags, **t.tags},
-        "fields": {**b.fields, **t.fields},
-    }
-    if top.table is not None:
-        merged["index_tag"] = top.table.index_tag
-        return DatasetSpec(table=TableSpec.model_validate(merged))
-    return DatasetSpec.model_validate({"scalars": merged})
+    scalars = base.scalars
+    if top.scalars is not None:
+        scalars = (
+            top.scalars
+            if base.scalars is None
+            else ScalarSpec.model_validate(_merge_part(base.scalars, top.scalars))
+        )
+    tables = dict(base.tables)
+    for name, t in top.tables.items():
+        tables[name] = (
+            t if name not in tables else TableSpec.model_validate(_merge_part(tables[name], t))
+        )
+    return DatasetSpec(scalars=scalars, tables=tables)
 
 
 class ProfileSet:
@@ -75,7 +93,7 @@ class ProfileSet:
         problems: list[str] = []
         files: dict[str, ProfileFile] = {}
         paths: dict[str, Path] = {}
-        self.enums: dict[str, dict[int, str]] = {}
+        self.enums: dict[str, dict[int, str | int | float]] = {}
         for folder in folders:
             for path in sorted((folder / "enums").glob("*.yaml")):
                 try:

@@ -2,24 +2,38 @@
 
 A profile says, as data, how one kind of device answers: which OIDs to read
 for each dataset and how to turn them into named tags and fields.  Profiles
-compose with ``extends`` (bases are applied first, in order; the profile's
-own entries win).  Names starting with ``_`` are bases: never matched to a
-device on their own.
+compose with ``extends`` (bases first, in order; the profile's own entries
+win, table by table and field by field).  Names starting with ``_`` are
+bases: never matched to a device on their own.
 
-Field specs (``FieldSpec``):
+A dataset is ``scalars`` (one GET, one record) and/or named ``tables`` (walked;
+one record per row).  A table's rows are the indices of its ``rows_from``
+field's column (default: every index any of its columns returned); ``where``
+conditions drop rows; ``index_tag`` names the tag that gets the row index.
 
-- ``oid``: one OID, or a list tried in order (first one the device returns
-  wins, e.g. 64-bit HC counter then its 32-bit twin).
-- ``type``: ``int`` (default), ``text``, ``hex`` (lowercase, no separators),
-  ``oid``, ``enum`` (then ``enum`` names a table in ``enums/``).
-- ``scale``: multiply ints; a list matches ``oid`` entry by entry.
-- ``nonzero``: treat 0 as absent so the next ``oid`` is tried.
-- ``chosen``/``values``: instead of an OID, record *which* ``oid`` of another
-  field was used, as ``values[i]`` (``counter_bits: {chosen: in_octets,
-  values: [64, 32]}``).
-- ``from``/``regex``: parse another (text) field with a regular expression;
-  the first group is the value.
+Field specs (``FieldSpec``), exactly one source each:
+
+- ``oid``: one OID or a list tried in order (first one present wins, e.g. the
+  64-bit HC counter then its 32-bit twin); with ``index_from: <field>`` the
+  column is read at the index held by another field instead of the row's.
+- ``chosen`` + ``values``: which ``oid`` of another field was used
+  (``counter_bits: {chosen: in_octets, values: [64, 32]}``).
+- ``from`` + ``regex``: first group of a regex over another (text) field.
 - ``value``: a constant.
+- ``expr``: arithmetic over other fields of the row (``+ - * / // % **``,
+  ``min max abs round int float``); absent inputs give an absent result.
+- ``index``: the row index, or part of it (``skip``/``take`` sub-ids), as
+  ``dotted``, ``int``, ``ipv4``, ``inet`` (InetAddressType+length+octets),
+  ``ipv6`` or ``text`` (length-prefixed octets).
+- ``oid_of``: the full OID another field was read from (provenance).
+
+``type`` converts ``oid`` values: ``int`` (default), ``float``, ``text``,
+``hex`` (lowercase, no separators), ``oid``, ``bool`` (TruthValue 1/2),
+``enum`` (then ``enum`` names a table in ``enums/``; tables may map to names
+or numbers).  ``scale`` multiplies numbers (one entry, or one per ``oid``);
+``nonzero`` treats 0 as absent so the next ``oid`` is tried.  Fields whose
+name starts with ``_`` are working values: usable by ``expr``, ``where`` and
+``index_from``, never published.
 """
 
 from __future__ import annotations
@@ -30,40 +44,55 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _OID = re.compile(r"^[0-2](\.\d+)+$")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^_?[a-z][a-z0-9_]*$")
+Scalar = int | float | str | bool
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class IndexSpec(_Strict):
+    skip: int = Field(0, ge=0)
+    take: int | None = Field(None, ge=1)
+    format: Literal["dotted", "int", "ipv4", "inet", "ipv6", "text"] = "dotted"
+
+
 class FieldSpec(_Strict):
     oid: list[str] | None = None
-    type: Literal["int", "text", "hex", "oid", "enum"] = "int"
+    type: Literal["int", "float", "text", "hex", "oid", "bool", "enum"] | None = None
     enum: str | None = None
-    scale: list[int] | None = None
+    scale: list[int | float] | None = None
     nonzero: bool = False
+    index_from: str | None = None
     chosen: str | None = None
-    values: list[int | str] | None = None
+    values: list[Scalar] | None = None
     source: str | None = Field(None, alias="from")
     regex: str | None = None
-    value: int | str | bool | None = None
+    value: Scalar | None = None
+    expr: str | None = None
+    index: IndexSpec | None = None
+    oid_of: str | None = None
 
     @field_validator("oid", "scale", mode="before")
     @classmethod
     def _listify(cls, v: object) -> object:
-        return [v] if isinstance(v, str | int) else v
+        return [v] if isinstance(v, str | int | float) else v
 
     @model_validator(mode="after")
     def _one_way(self) -> FieldSpec:
-        ways = [
-            self.oid is not None,
-            self.chosen is not None,
-            self.source is not None,
-            self.value is not None,
-        ]
-        if sum(ways) != 1:
-            raise ValueError("give exactly one of: oid, chosen, from, value")
+        ways = {
+            "oid": self.oid,
+            "chosen": self.chosen,
+            "from": self.source,
+            "value": self.value,
+            "expr": self.expr,
+            "index": self.index,
+            "oid_of": self.oid_of,
+        }
+        given = [k for k, v in ways.items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of: {', '.join(ways)} (got {given or 'none'})")
         for o in self.oid or []:
             if not _OID.match(o):
                 raise ValueError(f"oid {o!r} is not a dotted numeric OID")
@@ -75,12 +104,15 @@ class FieldSpec(_Strict):
             raise ValueError("chosen needs 'values', one per oid of the chosen field")
         if (self.source is None) != (self.regex is None):
             raise ValueError("from and regex go together")
+        if self.index_from is not None and self.oid is None:
+            raise ValueError("index_from goes with oid")
         if self.regex is not None:
             try:
-                if re.compile(self.regex).groups < 1:
-                    raise ValueError(f"regex {self.regex!r} needs a capture group")
+                groups = re.compile(self.regex).groups
             except re.error as exc:
                 raise ValueError(f"regex {self.regex!r}: {exc}") from None
+            if groups < 1:
+                raise ValueError(f"regex {self.regex!r} needs a capture group")
         return self
 
 
@@ -91,8 +123,25 @@ def _names_ok(d: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
     return d
 
 
+class Condition(_Strict):
+    """Keep a row only if ``field`` equals / is in / is not in / is present."""
+
+    field: str
+    equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(None, alias="in")
+    not_in: list[Scalar] | None = None
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Condition:
+        tests = [self.equals, self.in_, self.not_in, self.present]
+        if sum(t is not None for t in tests) != 1:
+            raise ValueError("a condition needs exactly one of: equals, in, not_in, present")
+        return self
+
+
 class ScalarSpec(_Strict):
-    """A dataset read with one GET: one record per device."""
+    """Values read with one GET: one record per device."""
 
     tags: dict[str, FieldSpec] = {}
     fields: dict[str, FieldSpec] = {}
@@ -101,9 +150,12 @@ class ScalarSpec(_Strict):
 
 
 class TableSpec(_Strict):
-    """A dataset walked as a table: one record per row (index)."""
+    """A walked table: one record per row."""
 
-    index_tag: str
+    index_tag: str | None = None
+    rows_from: str | None = None
+    where: list[Condition] = []
+    enabled: bool = True
     tags: dict[str, FieldSpec] = {}
     fields: dict[str, FieldSpec] = {}
 
@@ -112,12 +164,12 @@ class TableSpec(_Strict):
 
 class DatasetSpec(_Strict):
     scalars: ScalarSpec | None = None
-    table: TableSpec | None = None
+    tables: dict[str, TableSpec] = {}
 
     @model_validator(mode="after")
-    def _one(self) -> DatasetSpec:
-        if (self.scalars is None) == (self.table is None):
-            raise ValueError("a dataset is either 'scalars' or 'table'")
+    def _some(self) -> DatasetSpec:
+        if self.scalars is None and not self.tables:
+            raise ValueError("a dataset needs 'scalars' or 'tables'")
         return self
 
 
@@ -141,4 +193,4 @@ class ProfileFile(_Strict):
 
 class EnumFile(_Strict):
     name: str
-    values: dict[int, str]
+    values: dict[int, str | int | float]

@@ -9,6 +9,13 @@ HC_IN = "1.3.6.1.2.1.31.1.1.1.6"
 IN32 = "1.3.6.1.2.1.2.2.1.10"
 
 
+def one_row(ds, values: dict[str, object]):  # type: ignore[no-untyped-def]
+    """Apply a compiled table dataset to one row given as column -> value."""
+    rows = ds.build({col: {"1": v} for col, v in values.items()}, {})
+    assert len(rows) == 1
+    return rows[0]
+
+
 def site(tmp: Path, **files: str) -> Path:
     for name, text in files.items():
         (tmp / f"{name}.yaml").write_text(text)
@@ -38,8 +45,8 @@ def test_site_profile_extends_shipped_and_matches_by_prefix_and_exact(tmp_path: 
     assert ps.match("1.3.6.1.4.1.4242.1.7")[0].name == "acme_big"
     assert ps.match("1.3.6.1.4.1.4242.9")[0].name == "acme"
     sysds = ps.profiles["acme"].datasets["system"]
-    tags, fields, _bad = sysds.extract(
-        {"1.3.6.1.2.1.1.1.0": b"AcmeOS 4.2.1 on box", "1.3.6.1.2.1.1.5.0": b"r1"}.get
+    [(tags, fields, _bad)] = sysds.build(
+        {}, {"1.3.6.1.2.1.1.1.0": b"AcmeOS 4.2.1 on box", "1.3.6.1.2.1.1.5.0": b"r1"}
     )
     assert (
         fields["vendor"] == "acme"
@@ -51,22 +58,22 @@ def test_site_profile_extends_shipped_and_matches_by_prefix_and_exact(tmp_path: 
 
 def test_hc_counter_preferred_then_32_bit_fallback_and_counter_bits() -> None:
     ifds = ProfileSet().profiles["generic"].datasets["interfaces"]
-    _, f64, _ = ifds.extract({HC_IN: 2**40, IN32: 7, IF_DESCR: b"eth0"}.get)
+    _, f64, _ = one_row(ifds, {HC_IN: 2**40, IN32: 7, IF_DESCR: b"eth0"})
     assert f64["in_octets"] == 2**40 and f64["counter_bits"] == 64 and f64["if_descr"] == "eth0"
-    _, f32, _ = ifds.extract({IN32: 7}.get)
+    _, f32, _ = one_row(ifds, {IN32: 7})
     assert f32["in_octets"] == 7 and f32["counter_bits"] == 32
 
 
 def test_speed_uses_high_speed_unless_zero() -> None:
     ifds = ProfileSet().profiles["generic"].datasets["interfaces"]
     hs, sp = "1.3.6.1.2.1.31.1.1.1.15", "1.3.6.1.2.1.2.2.1.5"
-    assert ifds.extract({hs: 10_000, sp: 4_294_967_295}.get)[1]["speed_bps"] == 10_000_000_000
-    assert ifds.extract({hs: 0, sp: 64_000}.get)[1]["speed_bps"] == 64_000
+    assert one_row(ifds, {hs: 10_000, sp: 4_294_967_295})[1]["speed_bps"] == 10_000_000_000
+    assert one_row(ifds, {hs: 0, sp: 64_000})[1]["speed_bps"] == 64_000
 
 
 def test_wrong_value_type_is_reported_not_guessed() -> None:
     ifds = ProfileSet().profiles["generic"].datasets["interfaces"]
-    _, fields, bad = ifds.extract({HC_IN: b"\x01\x02", "1.3.6.1.2.1.2.2.1.8": b"up"}.get)
+    _, fields, bad = one_row(ifds, {HC_IN: b"\x01\x02", "1.3.6.1.2.1.2.2.1.8": b"up"})
     assert "in_octets" not in fields and "oper_status" not in fields
     assert set(bad) == {"in_octets", "oper_status"}
 
