@@ -23,6 +23,7 @@ from collectors.snmp.base import SnmpClient, SnmpError, SnmpTarget, SnmpTimeout,
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 
 
 @dataclass(slots=True)
@@ -123,9 +124,12 @@ async def _poll(
 ) -> PollOutcome:
     target = target_of(device)
     sent = _now_ms()
-    ident = await client.get(target, [SYS_OBJECT_ID, SYS_UPTIME])
-    sys_oid = ident.get(SYS_OBJECT_ID)
-    profile, _matched = profiles.match(sys_oid if isinstance(sys_oid, str) else None)
+    ident = await client.get(target, [SYS_OBJECT_ID, SYS_UPTIME, SYS_DESCR])
+    sys_oid, descr = ident.get(SYS_OBJECT_ID), ident.get(SYS_DESCR)
+    profile, _matched = profiles.match(
+        sys_oid if isinstance(sys_oid, str) else None,
+        descr.decode("utf-8", "replace") if isinstance(descr, bytes) else None,
+    )
     cds = profile.datasets.get(dataset)
     if cds is None:
         return PollOutcome(

@@ -4,6 +4,7 @@ the environment) and the two bus backends side by side."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -57,36 +58,20 @@ def _snmpsim_answers(port: int, community: str) -> bool:
     return asyncio.run(probe())
 
 
-@pytest.fixture(scope="session")
-def snmpsim(
-    recordings: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, int]]:
-    """snmpsim serving ``snmprec/`` (raw, quirks included) on a loopback port.
-
-    Reuses ``NETFEED_SNMPSIM=host:port`` when set (scripts/test starts one), else
-    starts its own for the session."""
-    if env := os.environ.get("NETFEED_SNMPSIM"):
-        host, _, port = env.rpartition(":")
-        yield host, int(port)
-        return
+@contextlib.contextmanager
+def serve_snmpsim(data_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
+    """Run snmpsim on ``data_dir`` on a free loopback port until the context ends."""
     exe = shutil.which("snmpsim-command-responder")
     if exe is None:
         pytest.fail("snmpsim-command-responder not installed: pip install -e '.[test]'")
     port = free_udp_port()
-    cache = Path(os.environ.get("NETFEED_RUN", "/tmp/netfeed-run")) / "snmpsim-cache"
+    cache = Path(os.environ.get("NETFEED_RUN", "/tmp/netfeed-run")) / "snmpsim-cache" / data_dir.name
     cache.mkdir(parents=True, exist_ok=True)
-    log = tmp_path_factory.mktemp("snmpsim") / "snmpsim.log"
     proc = subprocess.Popen(
-        [
-            exe,
-            f"--data-dir={recordings / 'snmprec'}",
-            f"--cache-dir={cache}",
-            f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-        ],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
-    )
+        [exe, f"--data-dir={data_dir}", f"--cache-dir={cache}",
+         f"--agent-udpv4-endpoint=127.0.0.1:{port}"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"})
     try:
         deadline = time.monotonic() + 120
         while not _snmpsim_answers(port, "linux_powermon"):
@@ -97,6 +82,27 @@ def snmpsim(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """snmpsim serving ``snmprec/`` (raw, quirks included) on a loopback port.
+
+    Reuses ``NETFEED_SNMPSIM=host:port`` when set, else starts its own for the session."""
+    if env := os.environ.get("NETFEED_SNMPSIM"):
+        host, _, port = env.rpartition(":")
+        yield host, int(port)
+        return
+    with serve_snmpsim(recordings / "snmprec", tmp_path_factory.mktemp("snmpsim") / "log") as addr:
+        yield addr
+
+
+@pytest.fixture(scope="session")
+def snmpsim_sanitized(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """snmpsim serving ``snmprec-sanitized/`` (the same data, faults repaired)."""
+    with serve_snmpsim(recordings / "snmprec-sanitized",
+                       tmp_path_factory.mktemp("snmpsim-san") / "log") as addr:
+        yield addr
 
 
 def kafka_bootstrap() -> str:

@@ -7,11 +7,16 @@ its test recording: one string everywhere.  Two profiles with one name are
 an error, not an override.
 
 Matching: an exact ``sysobjectid`` entry beats a prefix entry (``x.y.*``);
-among prefixes the longest wins; nothing matched means ``generic``.
+among prefixes the longest wins.  A profile that also lists ``sysdescr``
+regexes matches only devices whose sysDescr matches one of them, and then
+beats an equally specific profile without them (IOS and IOS-XE share
+sysObjectID prefixes; their sysDescr tells them apart).  Nothing matched
+means ``generic``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,8 +51,27 @@ class Profile:
 
     name: str
     sysobjectid: tuple[str, ...]
+    sysdescr: tuple[re.Pattern[str], ...]
     datasets: dict[str, CompiledDataset]
     source: Path
+
+    def rank(self, sys_object_id: str, sys_descr: str | None) -> tuple[int, int, int] | None:
+        """How well this profile fits a device; None when it does not."""
+        best: tuple[int, int] | None = None
+        for s in self.sysobjectid:
+            if s.endswith(".*"):
+                if sys_object_id.startswith(s[:-1]):
+                    cand = (1, len(s))
+                    best = cand if best is None or cand > best else best
+            elif s == sys_object_id:
+                best = (2, len(s))
+        if best is None and self.sysobjectid:
+            return None
+        if self.sysdescr:
+            if not sys_descr or not any(r.search(sys_descr) for r in self.sysdescr):
+                return None
+            return (*(best or (0, 0)), 1)
+        return None if best is None else (*best, 0)
 
 
 def _load_yaml(path: Path) -> object:
@@ -137,17 +161,12 @@ class ProfileSet:
             problems.append(f"{SHIPPED}: the fallback profile {FALLBACK!r} is missing")
         if problems:
             raise ProfileError(sorted(set(problems)))
-        self._exact: dict[str, str] = {}
-        self._prefix: list[tuple[str, str]] = []
-        for p in self.profiles.values():
-            if p.name.startswith("_"):
-                continue
-            for s in p.sysobjectid:
-                if s.endswith(".*"):
-                    self._prefix.append((s[:-1], p.name))
-                else:
-                    self._exact[s] = p.name
-        self._prefix.sort(key=lambda t: -len(t[0]))
+        self._matchable = [
+            p
+            for n, p in sorted(self.profiles.items())
+            if not n.startswith("_") and (p.sysobjectid or p.sysdescr)
+        ]
+        self._cache: dict[tuple[str, str | None], tuple[Profile, bool]] = {}
 
     def _resolve(
         self,
@@ -172,20 +191,32 @@ class ProfileSet:
             compiled = {ds: compile_dataset(ds, d, self.enums) for ds, d in datasets.items()}
         except ValueError as exc:
             raise ProfileError([f"{paths[name]}: {exc}"]) from None
-        return Profile(name, tuple(spec.sysobjectid), compiled, paths[name])
+        return Profile(
+            name,
+            tuple(spec.sysobjectid),
+            tuple(re.compile(r) for r in spec.sysdescr),
+            compiled,
+            paths[name],
+        )
 
-    def match(self, sys_object_id: str | None) -> tuple[Profile, bool]:
+    def match(
+        self, sys_object_id: str | None, sys_descr: str | None = None
+    ) -> tuple[Profile, bool]:
         """The profile for a device, and whether it matched (False: generic fallback)."""
-        if sys_object_id:
-            name = self._exact.get(sys_object_id)
-            if name is None:
-                for prefix, pname in self._prefix:
-                    if sys_object_id.startswith(prefix):
-                        name = pname
-                        break
-            if name is not None:
-                return self.profiles[name], True
-        return self.profiles[FALLBACK], False
+        key = (sys_object_id or "", sys_descr)
+        hit = self._cache.get(key)
+        if hit is None:
+            ranked = [
+                (r, p.name) for p in self._matchable if (r := p.rank(key[0], sys_descr)) is not None
+            ]
+            hit = (
+                (self.profiles[max(ranked)[1]], True)
+                if ranked
+                else (self.profiles[FALLBACK], False)
+            )
+            if len(self._cache) < 10_000:
+                self._cache[key] = hit
+        return hit
 
 
 @lru_cache(maxsize=8)

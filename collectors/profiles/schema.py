@@ -180,7 +180,18 @@ class ProfileFile(_Strict):
     description: str = ""
     extends: list[str] = []
     sysobjectid: list[str] = []
+    sysdescr: list[str] = []
     datasets: dict[str, DatasetSpec] = {}
+
+    @field_validator("sysdescr")
+    @classmethod
+    def _descr(cls, v: list[str]) -> list[str]:
+        for r in v:
+            try:
+                re.compile(r)
+            except re.error as exc:
+                raise ValueError(f"sysdescr {r!r}: {exc}") from None
+        return v
 
     @field_validator("sysobjectid")
     @classmethod

@@ -1,0 +1,86 @@
+"""The conformance suite: every profile over every shared recording.
+
+The collector's real path (profile matching, SNMP walks through snmpsim,
+normalisation) runs once per session over every recording and every dataset;
+each test module then compares one dataset with LibreNMS's results for the
+same recording (``tests/support/librenms.py``), with written tolerances.
+
+Every field a profile emits must be asserted somewhere: tests call
+:func:`covered` with the fields they checked, and ``test_coverage.py`` fails
+on any emitted field nobody claimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bus.records import Record
+from collectors.config import Device, SnmpSettings
+from collectors.poll import PollOutcome, poll_device
+from collectors.profiles import ProfileSet
+from collectors.snmp.pysnmp_client import PysnmpClient
+from tests.support.librenms import recording_names
+
+DATASETS = ("system", "interfaces", "health", "sensors", "bgp", "inventory")
+_COVERED: dict[str, set[str]] = {}
+
+
+def covered(dataset: str, *fields: str) -> None:
+    """Declare that a test asserted these fields/tags of ``dataset``."""
+    _COVERED.setdefault(dataset, set()).update(fields)
+
+
+def covered_fields() -> dict[str, set[str]]:
+    return _COVERED
+
+
+def profile_for(recording: str) -> str:
+    """One name everywhere: recording ``<profile>_<variant>`` belongs to ``<profile>``."""
+    names = set(ProfileSet().profiles)
+    if recording in names:
+        return recording
+    return recording.split("_", 1)[0]
+
+
+async def _collect(addr: tuple[str, int], names: list[str]) -> dict[str, dict[str, PollOutcome]]:
+    client = PysnmpClient()
+    profiles = ProfileSet()
+    out: dict[str, dict[str, PollOutcome]] = {}
+    try:
+        for name in names:
+            dev = Device(network="conformance", id=name, host=addr[0], snmp=SnmpSettings(
+                community=f"env:NF_CONF_{name}", port=addr[1], timeout_s=3, retries=2,
+                max_repetitions=10, device_deadline_s=300))
+            out[name] = {}
+            for ds in DATASETS:
+                out[name][ds] = await poll_device(client, profiles, dev, ds, 0, f"c:{ds}:0")
+    finally:
+        client.close()
+    return out
+
+
+@pytest.fixture(scope="session")
+def collected(snmpsim_sanitized: tuple[str, int]) -> Iterator[dict[str, dict[str, PollOutcome]]]:
+    """``collected[recording][dataset]``: the poll outcome of each recording (sanitized)."""
+    names = recording_names()
+    mp = pytest.MonkeyPatch()
+    for n in names:
+        mp.setenv(f"NF_CONF_{n}", n)
+    try:
+        yield asyncio.run(_collect(snmpsim_sanitized, names))
+    finally:
+        mp.undo()
+
+
+def records(collected: dict[str, dict[str, PollOutcome]], recording: str, dataset: str) -> list[Record]:
+    return collected[recording][dataset].records
+
+
+def recordings_dir() -> Path:
+    from tests.support.librenms import LIBRENMS
+
+    return LIBRENMS
