@@ -46,7 +46,10 @@ cycle on that partition: the snapshot is whole for the partitions it owns.
 Fields: ``network``, ``dataset``, ``cycle_id``, ``scheduled_unix_ms``,
 ``started_unix_ms``, ``finished_unix_ms``, ``duration_ms``,
 ``devices_planned`` / ``devices_ok`` / ``devices_failed`` /
-``devices_timed_out``, ``records``, ``failures`` (device -> reason),
+``devices_timed_out`` / ``devices_skipped`` (planned is the sum of the other
+four; skipped: not polled this cycle because the device is backing off after
+repeated failures; 0 from collectors that predate it), ``records``,
+``failures`` (device -> reason, skipped devices included),
 ``partition`` / ``partitions`` (which copy of the marker this is),
 ``collector`` (instance id).
 
@@ -109,6 +112,7 @@ class CycleComplete(msgspec.Struct, tag_field="kind", tag="cycle_complete", kw_o
     devices_ok: int
     devices_failed: int
     devices_timed_out: int
+    devices_skipped: int = 0
     records: int
     failures: dict[str, str] = {}
     partition: int = 0

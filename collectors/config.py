@@ -11,6 +11,10 @@ Shape (every key optional unless marked)::
     defaults: {snmp: {...}, tags: {...}}
     groups:
       core: {snmp: {...}, tags: {role: core}}
+      v3:                             # SNMPv3 (USM); keys are references too
+        snmp: {version: "3", security_name: netfeed, security_level: authPriv,
+               auth_protocol: SHA-256, auth_key: env:NF_V3_AUTH,
+               priv_protocol: AES, priv_key: file:/run/secrets/nf-v3-priv}
     devices:                          # inline devices
       - {id: core-1, host: 10.0.0.1, groups: [core], snmp: {port: 161}}
     inventories:                      # bulk devices, relative to the YAML file
@@ -18,7 +22,8 @@ Shape (every key optional unless marked)::
     datasets:
       system: {interval_s: 300}
       interfaces: {interval_s: 60, cron: "*/1 * * * *"}
-    collection: {max_in_flight: 64, spread: 0.5}
+    collection: {max_in_flight: 64, spread: 0.5,
+                 backoff_after_failures: 3, backoff_max_cycles: 16}
 
 CSV inventories have a header row; ``id`` and ``host`` are required columns,
 ``port`` and ``groups`` (``;``-separated) optional, and ``tag:<name>`` columns
@@ -32,7 +37,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bus.secrets import SecretRef
 
@@ -45,34 +57,85 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SnmpSettings(_Strict):
-    """Resolved SNMP settings of one device (every field has a default)."""
+AuthProtocol = Literal["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"]
+PrivProtocol = Literal["DES", "AES", "AES-128", "AES-192", "AES-256", "AES-192-C", "AES-256-C"]
+SecurityLevel = Literal["noAuthNoPriv", "authNoPriv", "authPriv"]
 
-    version: Literal["1", "2c"] = "2c"
+
+def _version_text(value: Any) -> Any:
+    """YAML reads ``version: 3`` as a number; take 1 and 3 as "1" and "3"."""
+    return str(value) if type(value) is int and value in (1, 3) else value
+
+
+class SnmpSettings(_Strict):
+    """Resolved SNMP settings of one device (every field has a default).
+
+    v1/v2c need ``community``.  v3 (USM) needs ``security_name``, and for
+    ``security_level`` ``authNoPriv`` also ``auth_protocol`` + ``auth_key``,
+    for ``authPriv`` (the default level) also ``priv_protocol`` + ``priv_key``.
+    Protocol names are net-snmp's: ``AES``/``AES-128``; ``AES-192``/``AES-256``
+    extend the key as Blumenthal's draft (net-snmp's default); ``AES-192-C``/
+    ``AES-256-C`` as Reeder's (Cisco and most vendors).  Settings the version
+    or level does not use are ignored, so a group may switch a device to
+    another version without unsetting what the defaults gave.
+    """
+
+    version: Literal["1", "2c", "3"] = "2c"
     community: SecretRef | None = None
+    security_name: str | None = Field(None, min_length=1, max_length=32)
+    security_level: SecurityLevel = "authPriv"
+    auth_protocol: AuthProtocol | None = None
+    auth_key: SecretRef | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_key: SecretRef | None = None
+    context_name: str = Field("", max_length=32)
     port: int = Field(161, ge=1, le=65535)
     timeout_s: float = Field(2.0, gt=0, le=60)
     retries: int = Field(1, ge=0, le=10)
     max_repetitions: int = Field(20, ge=1, le=200)
     device_deadline_s: float = Field(30.0, gt=0, le=600)
 
+    _version = field_validator("version", mode="before")(_version_text)
+
     @model_validator(mode="after")
-    def _needs_community(self) -> SnmpSettings:
-        if self.community is None:
-            raise ValueError("community is required for SNMP v1/v2c (env:NAME or file:PATH)")
+    def _credentials(self) -> SnmpSettings:
+        if self.version != "3":
+            if self.community is None:
+                raise ValueError("community is required for SNMP v1/v2c (env:NAME or file:PATH)")
+            return self
+        lacking = [] if self.security_name else ["security_name"]
+        if self.security_level in ("authNoPriv", "authPriv"):
+            lacking += [k for k in ("auth_protocol", "auth_key") if getattr(self, k) is None]
+        if self.security_level == "authPriv":
+            lacking += [k for k in ("priv_protocol", "priv_key") if getattr(self, k) is None]
+        if lacking:
+            keys = any(k.endswith("_key") for k in lacking)
+            raise ValueError(
+                f"SNMP v3 at security_level {self.security_level} requires "
+                f"{', '.join(lacking)}{' (keys as env:NAME or file:PATH)' if keys else ''}"
+            )
         return self
 
 
 class SnmpOverrides(_Strict):
     """Partial SNMP settings, as written in defaults, groups and devices."""
 
-    version: Literal["1", "2c"] | None = None
+    version: Literal["1", "2c", "3"] | None = None
     community: SecretRef | None = None
+    security_name: str | None = Field(None, min_length=1, max_length=32)
+    security_level: SecurityLevel | None = None
+    auth_protocol: AuthProtocol | None = None
+    auth_key: SecretRef | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_key: SecretRef | None = None
+    context_name: str | None = Field(None, max_length=32)
     port: int | None = Field(None, ge=1, le=65535)
     timeout_s: float | None = Field(None, gt=0, le=60)
     retries: int | None = Field(None, ge=0, le=10)
     max_repetitions: int | None = Field(None, ge=1, le=200)
     device_deadline_s: float | None = Field(None, gt=0, le=600)
+
+    _version = field_validator("version", mode="before")(_version_text)
 
 
 Tags = dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], str]
@@ -114,8 +177,18 @@ class DatasetSchedule(_Strict):
 
 
 class CollectionSettings(_Strict):
+    """How one network is polled.
+
+    ``backoff_after_failures``: after this many failed polls in a row (failed
+    or timed out) a device is skipped for 1, then 2, 4, 8, ... cycles (at most
+    ``backoff_max_cycles``) between single retries; one success ends it.
+    0 turns backoff off.
+    """
+
     max_in_flight: int = Field(64, ge=1, le=10_000)
     spread: float = Field(0.5, ge=0, le=0.95)
+    backoff_after_failures: int = Field(3, ge=0, le=1000)
+    backoff_max_cycles: int = Field(16, ge=1, le=10_000)
 
 
 class NetworkFile(_Strict):

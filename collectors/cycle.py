@@ -8,6 +8,9 @@ Guarantees:
   device id, so 2,000 devices do not all send at the same instant and each
   device is polled at about the same offset every cycle;
 - a dead or slow device costs only its own deadline: it never delays others;
+- with a :class:`~collectors.backoff.Backoff`, a device that failed repeatedly
+  is skipped for a growing number of cycles (counted in ``devices_skipped``,
+  its reason in ``failures``) and polled again on its own;
 - each device's records are published as soon as it answers; after the last
   device, the cycle marker (planned / ok / failed / timed out) is published
   once every record is durable.
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bus.records import CycleComplete, Record, cycle_id
+from collectors.backoff import Backoff
 from collectors.config import Device
 from collectors.poll import PollOutcome, poll_device
 from collectors.profiles import ProfileSet
@@ -53,19 +57,38 @@ async def run_cycle(
     scheduled_unix_ms: int,
     spread_s: float = 0.0,
     collector: str = "",
+    backoff: Backoff | None = None,
 ) -> CycleComplete:
     cid = cycle_id(network, dataset, scheduled_unix_ms)
     started_ms = time.time_ns() // 1_000_000
     t0 = time.monotonic()
     outcomes: list[PollOutcome] = []
+    skipped: dict[str, str] = {}
+    if backoff is not None:
+        backoff.retain(d.id for d in devices)
 
     async def one(device: Device) -> None:
+        if backoff is not None and (why := backoff.skip(device.id)):
+            skipped[device.id] = f"skipped: {why}"
+            log.debug("%s/%s %s: skipped: %s", network, dataset, device.id, why)
+            return
         delay = start_offset_s(device.id, spread_s) - (time.monotonic() - t0)
         if delay > 0:
             await asyncio.sleep(delay)
         async with semaphore:
             out = await poll_device(client, profiles, device, dataset, scheduled_unix_ms, cid)
         outcomes.append(out)
+        if backoff is not None:
+            skip = backoff.record(device.id, out.status == "ok")
+            if skip:
+                log.warning(
+                    "%s/%s %s: %d failures in a row: skipping it for %d cycle(s)",
+                    network,
+                    dataset,
+                    device.id,
+                    backoff.failures(device.id),
+                    skip,
+                )
         if out.records:
             await sink.publish(out.records)
         if out.status != "ok":
@@ -85,18 +108,23 @@ async def run_cycle(
         devices_ok=sum(o.status == "ok" for o in outcomes),
         devices_failed=sum(o.status == "failed" for o in outcomes),
         devices_timed_out=sum(o.status == "timed_out" for o in outcomes),
+        devices_skipped=len(skipped),
         records=sum(len(o.records) for o in outcomes),
-        failures={o.device: f"{o.status}: {o.error}" for o in outcomes if o.status != "ok"},
+        failures={
+            **{o.device: f"{o.status}: {o.error}" for o in outcomes if o.status != "ok"},
+            **skipped,
+        },
         collector=collector,
     )
     marker = await sink.complete_cycle(marker)
     log.info(
-        "%s: %d/%d devices ok, %d failed, %d timed out, %d records in %d ms",
+        "%s: %d/%d devices ok, %d failed, %d timed out, %d skipped, %d records in %d ms",
         cid,
         marker.devices_ok,
         marker.devices_planned,
         marker.devices_failed,
         marker.devices_timed_out,
+        marker.devices_skipped,
         marker.records,
         marker.duration_ms,
     )

@@ -19,6 +19,7 @@ import pytest
 
 from bus.settings import BusSettings, EmbeddedSettings, KafkaSettings
 from tests.support.librenms import LIBRENMS
+from tests.support.snmpd import SNMPD, Snmpd
 
 KAFKA_ENV = "NETFEED_KAFKA_BOOTSTRAP"
 
@@ -147,3 +148,18 @@ def any_bus(request: pytest.FixtureRequest, tmp_path: Path) -> BusSettings:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(scope="session")
+def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpd]:
+    """Debian's net-snmp ``snmpd`` on a loopback port for the session, configured by
+    :mod:`tests.support.snmpd`: v1/v2c community plus one USM user per v3
+    combination tested.  Skips, saying how to install it, where it is absent."""
+    if not os.path.exists(SNMPD):
+        pytest.skip(f"{SNMPD} not installed (scripts/setup.sh system, or apt-get install snmpd)")
+    agent = Snmpd(tmp_path_factory.mktemp("snmpd"))
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()

@@ -22,6 +22,8 @@ from collectors.snmp.base import Value
 FieldValue = int | float | str | bool | None
 Row = tuple[dict[str, str], dict[str, FieldValue], list[str]]
 Columns = dict[str, dict[str, Value]]
+Kids = dict[str, dict[str, list[str]]]  # column -> parent index -> sub-row indices
+Sums = dict[tuple[str, int], dict[str, Value]]  # (column, sub-ids) -> row index -> total
 _BAD = object()
 
 
@@ -59,6 +61,17 @@ def _oid(v: Value) -> object:
     return v if isinstance(v, str) else _BAD
 
 
+def _ip(v: Value) -> object:
+    """An IPv4/IPv6 address: IpAddress (dotted) as is, or 4/16 raw octets."""
+    if isinstance(v, str):
+        return v
+    if not isinstance(v, bytes):
+        return _BAD
+    if not v:
+        return None  # a zero-length InetAddress is no address
+    return str(ipaddress.ip_address(v)) if len(v) in (4, 16) else _BAD
+
+
 def _bool(v: Value) -> object:
     return {1: True, 2: False}.get(v, _BAD) if isinstance(v, int) else _BAD
 
@@ -79,6 +92,7 @@ _CONV: dict[str, Callable[[Value], object]] = {
     "hex": _hex,
     "oid": _oid,
     "bool": _bool,
+    "ip": _ip,
 }
 
 
@@ -120,6 +134,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "round": round,
     "int": int,
     "float": float,
+    "log10": math.log10,  # power in mW -> dBm
 }
 _NODES = (
     ast.Expression,
@@ -169,12 +184,14 @@ def compile_expr(text: str) -> tuple[Any, frozenset[str]]:
 class _Field:
     name: str
     is_tag: bool
-    kind: str  # oid | chosen | regex | value | expr | index | oid_of
+    kind: str  # oid | chosen | regex | value | expr | first_of | index | oid_of
     oids: tuple[str, ...] = ()
     conv: Callable[[Value], object] = _int
     scale: tuple[int | float, ...] = ()
     nonzero: bool = False
     index_from: str | None = None
+    absent: tuple[Any, ...] = ()
+    subrows: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
     ref: str | None = None  # chosen / from / oid_of
     values: tuple[Any, ...] = ()
     regex: re.Pattern[str] | None = None
@@ -183,6 +200,7 @@ class _Field:
     names: frozenset[str] = frozenset()
     index: IndexSpec | None = None
     out_type: str | None = None
+    sum_over: int = 0  # oid read at <row>.<N more sub-ids>, summed
 
 
 def _compile_field(
@@ -204,6 +222,9 @@ def _compile_field(
             tuple(spec.scale or ()),
             spec.nonzero,
             spec.index_from,
+            tuple(spec.absent or ()),
+            None if spec.subrows is None else tuple((c, tuple(v)) for c, v in spec.subrows.items()),
+            sum_over=spec.sum_over or 0,
         )
     if spec.chosen is not None:
         return _Field(name, is_tag, "chosen", ref=spec.chosen, values=tuple(spec.values or ()))
@@ -212,6 +233,10 @@ def _compile_field(
     if spec.expr is not None:
         code, names = compile_expr(spec.expr)
         return _Field(name, is_tag, "expr", code=code, names=names, out_type=spec.type)
+    if spec.first_of is not None:
+        return _Field(
+            name, is_tag, "first_of", names=frozenset(spec.first_of), values=tuple(spec.first_of)
+        )
     if spec.index is not None:
         return _Field(name, is_tag, "index", index=spec.index)
     if spec.oid_of is not None:
@@ -246,20 +271,42 @@ class CompiledTable:
     where: tuple[Condition, ...]
     fields: tuple[_Field, ...]
     oids: tuple[str, ...]
+    merge: bool = False
 
     def rows(self, columns: Columns) -> list[str]:
+        """Row indices: those of ``rows_from``'s column, else of every column read at
+        the row's own index (not ``index_from`` joins or ``subrows``); a ``sum_over``
+        column gives its indices less the summed sub-ids."""
         if self.is_scalar:
             return [""]
-        if self.rows_from is not None:
-            f = next(f for f in self.fields if f.name == self.rows_from)
-            idx: set[str] = set()
+        idx: set[str] = set()
+        for f in self.fields:
+            if f.kind != "oid" or (
+                f.name != self.rows_from
+                if self.rows_from is not None
+                else (f.index_from is not None or f.subrows is not None)
+            ):
+                continue
             for o in f.oids:
-                idx.update(columns.get(o, ()))
-        else:
-            idx = {i for o in self.oids for i in columns.get(o, ())}
+                got = columns.get(o, ())
+                if f.sum_over:
+                    idx.update(p for i in got if (p := _cut(i, f.sum_over)) is not None)
+                else:
+                    idx.update(got)
         return sorted(idx, key=_index_key)
 
-    def extract(self, index: str, columns: Columns, scalars: dict[str, Value]) -> Row | None:
+    def extract(
+        self,
+        index: str,
+        columns: Columns,
+        scalars: dict[str, Value],
+        kids: Kids | None = None,
+        sums: Sums | None = None,
+    ) -> Row | None:
+        """One record from row ``index``; ``kids`` / ``sums`` cache sub-rows and
+        ``sum_over`` totals across rows."""
+        kids = {} if kids is None else kids
+        sums = {} if sums is None else sums
         tags: dict[str, str] = {}
         fields: dict[str, FieldValue] = {}
         values: dict[str, Any] = {}
@@ -274,11 +321,19 @@ class CompiledTable:
                     ref = values.get(f.index_from)
                     at = str(ref) if ref is not None else ""
                 for i, oid in enumerate(f.oids):
-                    raw = scalars.get(oid) if self.is_scalar else columns.get(oid, {}).get(at)
+                    here = at
+                    if f.subrows is not None:
+                        here = self._subrow(f, oid, at, columns, kids)
+                    if self.is_scalar:
+                        raw = scalars.get(oid)
+                    elif f.sum_over:
+                        raw = _summed(oid, f.sum_over, columns, sums).get(here)
+                    else:
+                        raw = columns.get(oid, {}).get(here)
                     if raw is None:
                         continue
                     conv = f.conv(raw)
-                    if conv is None:
+                    if conv is None or (f.absent and conv is not _BAD and conv in f.absent):
                         continue
                     if conv is _BAD:
                         bad.append(f.name)
@@ -289,7 +344,7 @@ class CompiledTable:
                         continue
                     val = conv
                     used[f.name] = i
-                    used_oid[f.name] = oid if self.is_scalar else f"{oid}.{at}"
+                    used_oid[f.name] = oid if self.is_scalar else f"{oid}.{here}"
                     break
             elif f.kind == "chosen":
                 pos = used.get(f.ref or "")
@@ -300,6 +355,8 @@ class CompiledTable:
                 val = m.group(1) if m else None
             elif f.kind == "expr":
                 val = self._eval(f, values)
+            elif f.kind == "first_of":
+                val = next((values[n] for n in f.values if values.get(n) is not None), None)
             elif f.kind == "index":
                 val = decode_index(index, f.index) if f.index else None
             elif f.kind == "oid_of":
@@ -321,6 +378,32 @@ class CompiledTable:
         if self.index_tag and self.index_tag not in tags and not self.is_scalar:
             tags[self.index_tag] = index
         return tags, fields, bad
+
+    @staticmethod
+    def _subrow(f: _Field, oid: str, at: str, columns: Columns, kids: Kids) -> str:
+        """The index ``<at>.<n>`` of the preferred sub-row of ``at`` in ``oid``'s column
+        ("" when none matches): every ``subrows`` column must hold an accepted raw
+        value; the earliest accepted values win, then the lowest ``n``."""
+        if oid not in kids:
+            grouped: dict[str, list[str]] = {}
+            for idx in sorted(columns.get(oid, {}), key=_index_key):
+                grouped.setdefault(idx.rpartition(".")[0], []).append(idx)
+            kids[oid] = grouped
+        best: tuple[tuple[int, ...], str] | None = None
+        for idx in kids[oid].get(at, ()):
+            rank: list[int] = []
+            for col, accepted in f.subrows or ():
+                v = columns.get(col, {}).get(idx)
+                if v is None or v not in accepted:
+                    break
+                rank.append(accepted.index(v))
+            else:
+                conv = f.conv(columns[oid][idx])
+                if conv is None or conv is _BAD or (f.absent and conv in f.absent):
+                    continue
+                if best is None or tuple(rank) < best[0]:
+                    best = (tuple(rank), idx)
+        return "" if best is None else best[1]
 
     @staticmethod
     def _eval(f: _Field, values: dict[str, Any]) -> Any:
@@ -354,12 +437,50 @@ class CompiledDataset:
 
     def build(self, columns: Columns, scalars: dict[str, Value]) -> list[Row]:
         out: list[Row] = []
+        kids: Kids = {}
+        sums: Sums = {}
+        by_tags: dict[frozenset[tuple[str, str]], Row] = {}
         for table in self.tables:
             for index in table.rows(columns):
-                row = table.extract(index, columns, scalars)
-                if row is not None and (row[0] or row[1]):
-                    out.append(row)
+                row = table.extract(index, columns, scalars, kids, sums)
+                if row is None or not (row[0] or row[1]):
+                    continue
+                key = frozenset(row[0].items())
+                into = by_tags.get(key) if table.merge and row[0] else None
+                if into is not None:  # the same entity from another MIB: its values win
+                    into[1].update(row[1])
+                    into[2].extend(b for b in row[2] if b not in into[2])
+                    continue
+                out.append(row)
+                if row[0]:
+                    by_tags.setdefault(key, row)
         return out
+
+
+def _cut(index: str, n: int) -> str | None:
+    """``index`` less its last ``n`` sub-ids (None when it has no more than ``n``)."""
+    parts = index.split(".")
+    return ".".join(parts[:-n]) if len(parts) > n else None
+
+
+def _summed(oid: str, n: int, columns: Columns, sums: Sums) -> dict[str, Value]:
+    """``oid``'s column totalled per row index less its last ``n`` sub-ids: numbers
+    are summed, any other value is taken from the lowest index."""
+    got = sums.get((oid, n))
+    if got is None:
+        got = {}
+        col = columns.get(oid, {})
+        for idx in sorted(col, key=_index_key):
+            row = _cut(idx, n)
+            if row is None:
+                continue
+            v, have = col[idx], got.get(row)
+            if have is None:
+                got[row] = v
+            elif isinstance(have, int) and isinstance(v, int):
+                got[row] = have + v
+        sums[(oid, n)] = got
+    return got
 
 
 def _compile_table(
@@ -377,7 +498,7 @@ def _compile_table(
                 raise ValueError(f"table {name}: field {f.name} refers to unknown field {ref!r}")
         for ref in f.names:
             if ref not in names:
-                raise ValueError(f"table {name}: field {f.name}: expr uses unknown field {ref!r}")
+                raise ValueError(f"table {name}: field {f.name} uses unknown field {ref!r}")
     # direct reads first so derived fields see them; declaration order otherwise
     ordered = [f for f in fields if f.kind == "oid" and f.index_from is None]
     ordered += [f for f in fields if f not in ordered]
@@ -390,7 +511,12 @@ def _compile_table(
         raise ValueError(f"table {name}: rows_from {rows_from!r} is not an oid field")
     oids: list[str] = []
     for f in ordered:
-        oids += [o for o in f.oids if o not in oids]
+        if f.subrows is not None and is_scalar:
+            raise ValueError(f"table {name}: field {f.name}: subrows need a walked table")
+        if f.sum_over and is_scalar:
+            raise ValueError(f"table {name}: field {f.name}: sum_over needs a walked table")
+        more = [c for c, _ in f.subrows or ()]
+        oids += [o for o in (*f.oids, *more) if o not in oids]
     return CompiledTable(
         name,
         is_scalar,
@@ -399,6 +525,7 @@ def _compile_table(
         where,
         tuple(ordered),
         tuple(oids),
+        merge=bool(getattr(spec, "merge", False)),
     )
 
 

@@ -10,6 +10,11 @@ A dataset is ``scalars`` (one GET, one record) and/or named ``tables`` (walked;
 one record per row).  A table's rows are the indices of its ``rows_from``
 field's column (default: every index any of its columns returned); ``where``
 conditions drop rows; ``index_tag`` names the tag that gets the row index.
+Columns read at another index (``index_from``, ``subrows``) do not make rows.
+A table with ``merge: true`` folds each row into the record an earlier table
+of the dataset built with the same tags (its values win, field by field), and
+adds the others as records: the same entity seen through two MIBs (a
+standard one and a richer vendor one) is published once.
 
 Field specs (``FieldSpec``), exactly one source each:
 
@@ -20,8 +25,11 @@ Field specs (``FieldSpec``), exactly one source each:
   (``counter_bits: {chosen: in_octets, values: [64, 32]}``).
 - ``from`` + ``regex``: first group of a regex over another (text) field.
 - ``value``: a constant.
+- ``first_of``: the first of these other fields that has a value (a vendor
+  column, else a standard one read at another index).
 - ``expr``: arithmetic over other fields of the row (``+ - * / // % **``,
-  ``min max abs round int float``); absent inputs give an absent result.
+  ``min max abs round int float log10``); absent inputs, and math errors
+  such as ``log10(0)``, give an absent result.
 - ``index``: the row index, or part of it (``skip``/``take`` sub-ids), as
   ``dotted``, ``int``, ``ipv4``, ``inet`` (InetAddressType+length+octets),
   ``ipv6`` or ``text`` (length-prefixed octets).
@@ -29,9 +37,19 @@ Field specs (``FieldSpec``), exactly one source each:
 
 ``type`` converts ``oid`` values: ``int`` (default), ``float``, ``text``,
 ``hex`` (lowercase, no separators), ``oid``, ``bool`` (TruthValue 1/2),
+``ip`` (IpAddress, or an InetAddress's 4 or 16 octets, as IPv4/IPv6 text),
 ``enum`` (then ``enum`` names a table in ``enums/``; tables may map to names
 or numbers).  ``scale`` multiplies numbers (one entry, or one per ``oid``);
-``nonzero`` treats 0 as absent so the next ``oid`` is tried.  Fields whose
+``nonzero`` treats 0 as absent so the next ``oid`` is tried; ``absent`` lists
+other raw values that mean "no value" (sentinels such as -1, ""
+or +-10^9), treated the same way.  ``subrows`` reads a column one sub-id
+below the row (``<row>.<n>``, e.g. a threshold table under a sensor table):
+it maps columns to the raw values a sub-row must have in each, in order of
+preference; the most preferred matching sub-row with a present value wins,
+ties to the lowest ``n``.  ``sum_over: N`` reads a column indexed by the row
+index plus N more sub-ids (per address family: ``<peer>.<afi>.<safi>``) and
+sums the values found (non-numbers: the lowest index's); such a column's
+indices, less those N sub-ids, are rows of the table.  Fields whose
 name starts with ``_`` are working values: usable by ``expr``, ``where`` and
 ``index_from``, never published.
 """
@@ -60,10 +78,13 @@ class IndexSpec(_Strict):
 
 class FieldSpec(_Strict):
     oid: list[str] | None = None
-    type: Literal["int", "float", "text", "hex", "oid", "bool", "enum"] | None = None
+    type: Literal["int", "float", "text", "hex", "oid", "bool", "enum", "ip"] | None = None
     enum: str | None = None
     scale: list[int | float] | None = None
     nonzero: bool = False
+    absent: list[Scalar] | None = None
+    subrows: dict[str, list[Scalar]] | None = None
+    sum_over: int | None = Field(None, ge=1)
     index_from: str | None = None
     chosen: str | None = None
     values: list[Scalar] | None = None
@@ -71,6 +92,7 @@ class FieldSpec(_Strict):
     regex: str | None = None
     value: Scalar | None = None
     expr: str | None = None
+    first_of: list[str] | None = None
     index: IndexSpec | None = None
     oid_of: str | None = None
 
@@ -87,6 +109,7 @@ class FieldSpec(_Strict):
             "from": self.source,
             "value": self.value,
             "expr": self.expr,
+            "first_of": self.first_of,
             "index": self.index,
             "oid_of": self.oid_of,
         }
@@ -106,6 +129,13 @@ class FieldSpec(_Strict):
             raise ValueError("from and regex go together")
         if self.index_from is not None and self.oid is None:
             raise ValueError("index_from goes with oid")
+        if (self.absent is not None or self.subrows is not None) and self.oid is None:
+            raise ValueError("absent and subrows go with oid")
+        if self.sum_over is not None and (self.oid is None or self.subrows is not None):
+            raise ValueError("sum_over goes with oid, and not with subrows")
+        for o in self.subrows or {}:
+            if not _OID.match(o):
+                raise ValueError(f"subrows column {o!r} is not a dotted numeric OID")
         if self.regex is not None:
             try:
                 groups = re.compile(self.regex).groups
@@ -156,6 +186,7 @@ class TableSpec(_Strict):
     rows_from: str | None = None
     where: list[Condition] = []
     enabled: bool = True
+    merge: bool = False
     tags: dict[str, FieldSpec] = {}
     fields: dict[str, FieldSpec] = {}
 

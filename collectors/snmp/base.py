@@ -15,16 +15,29 @@ Value = int | bytes | str
 
 @dataclass(frozen=True, slots=True)
 class SnmpTarget:
-    """Where and how to ask; ``community`` is the revealed secret, never logged."""
+    """Where and how to ask.
+
+    ``community`` (v1/v2c) and ``auth_key`` / ``priv_key`` (v3) are the revealed
+    secrets: they are left out of ``repr`` and must never be logged.  For v3,
+    ``security_level`` says which of ``auth_*`` / ``priv_*`` apply; protocol names
+    are those of :mod:`collectors.config` (net-snmp's: ``SHA-256``, ``AES``, ...).
+    """
 
     device: str
     host: str
     port: int
-    version: str  # "1" | "2c"
-    community: str = field(repr=False)
+    version: str  # "1" | "2c" | "3"
+    community: str = field(default="", repr=False)
     timeout_s: float = 2.0
     retries: int = 1
     max_repetitions: int = 20
+    security_name: str = ""
+    security_level: str = "noAuthNoPriv"  # | "authNoPriv" | "authPriv"
+    auth_protocol: str | None = None
+    auth_key: str = field(default="", repr=False)
+    priv_protocol: str | None = None
+    priv_key: str = field(default="", repr=False)
+    context_name: str = ""
 
 
 @dataclass(slots=True)

@@ -1,4 +1,12 @@
-"""SNMP v1/v2c through pysnmp 7's asyncio API, one engine per process.
+"""SNMP v1/v2c/v3 through pysnmp 7's asyncio API, one engine per process.
+
+SNMPv3 uses USM with net-snmp's protocol names (see :mod:`collectors.config`).
+pysnmp keeps one USM user per user name and engine: two credential sets with
+the same user name (say ``netfeed`` with a different key per site) would
+overwrite each other in flight, so each further conflicting set gets an engine
+of its own (one more UDP socket, ~1 MB); devices sharing credentials share one.
+After a v3 timeout the peer's cached engine id is forgotten, so a device
+replaced at the same address is rediscovered at the next poll.
 
 MIB lookup is off everywhere (it more than doubles the CPU per varbind) and
 OIDs stay numeric.  Columns are walked together: one GETBULK carries every
@@ -16,12 +24,25 @@ from typing import Any
 
 from pyasn1.type.univ import ObjectIdentifier as _Oid
 from pysnmp.hlapi.v3arch.asyncio import (
+    USM_AUTH_HMAC96_MD5,
+    USM_AUTH_HMAC96_SHA,
+    USM_AUTH_HMAC128_SHA224,
+    USM_AUTH_HMAC192_SHA256,
+    USM_AUTH_HMAC256_SHA384,
+    USM_AUTH_HMAC384_SHA512,
+    USM_PRIV_CBC56_DES,
+    USM_PRIV_CFB128_AES,
+    USM_PRIV_CFB192_AES,
+    USM_PRIV_CFB192_AES_BLUMENTHAL,
+    USM_PRIV_CFB256_AES,
+    USM_PRIV_CFB256_AES_BLUMENTHAL,
     CommunityData,
     ContextData,
     ObjectIdentity,
     ObjectType,
     SnmpEngine,
     UdpTransportTarget,
+    UsmUserData,
     bulk_cmd,
     get_cmd,
     next_cmd,
@@ -30,7 +51,37 @@ from pysnmp.proto import errind, rfc1902, rfc1905
 
 from collectors.snmp.base import SnmpError, SnmpTarget, SnmpTimeout, Value, WalkResult
 
+AUTH_PROTOCOLS: dict[str, Any] = {
+    "MD5": USM_AUTH_HMAC96_MD5,
+    "SHA": USM_AUTH_HMAC96_SHA,
+    "SHA-224": USM_AUTH_HMAC128_SHA224,
+    "SHA-256": USM_AUTH_HMAC192_SHA256,
+    "SHA-384": USM_AUTH_HMAC256_SHA384,
+    "SHA-512": USM_AUTH_HMAC384_SHA512,
+}
+# net-snmp's AES-192/-256 extend a short localized key as Blumenthal's draft;
+# the "-C" (Cisco) variants as Reeder's, which is what pysnmp calls plain AES-192/256.
+PRIV_PROTOCOLS: dict[str, Any] = {
+    "DES": USM_PRIV_CBC56_DES,
+    "AES": USM_PRIV_CFB128_AES,
+    "AES-128": USM_PRIV_CFB128_AES,
+    "AES-192": USM_PRIV_CFB192_AES_BLUMENTHAL,
+    "AES-256": USM_PRIV_CFB256_AES_BLUMENTHAL,
+    "AES-192-C": USM_PRIV_CFB192_AES,
+    "AES-256-C": USM_PRIV_CFB256_AES,
+}
+# What a v3 error indication most likely means, in configuration terms.
+_V3_HINTS: tuple[tuple[type[errind.ErrorIndication], str], ...] = (
+    (errind.WrongDigest, "auth_key or auth_protocol differs from the device's"),
+    (errind.AuthenticationFailure, "auth_key or auth_protocol differs from the device's"),
+    (errind.DecryptionError, "priv_key or priv_protocol differs from the device's"),
+    (errind.UnknownUserName, "the device has no such user (security_name)"),
+    (errind.UnsupportedSecurityLevel, "the device's user is not set up for this security_level"),
+    (errind.NotInTimeWindow, "engine boots/time out of window (device clock or reboot)"),
+)
+
 _TOO_BIG = 1
+_AUTHORIZATION_ERROR = 16
 _NO_SUCH_NAME = 2
 _END = (rfc1905.EndOfMibView, rfc1905.NoSuchObject, rfc1905.NoSuchInstance)
 _INTS = (
@@ -61,6 +112,16 @@ def to_value(v: Any) -> Value | None:
     return str(v)
 
 
+def _who(t: SnmpTarget) -> str:
+    """The v3 identity used, for error messages (never the keys)."""
+    who = f"SNMPv3 user {t.security_name!r} at {t.security_level}"
+    if t.security_level == "authPriv":
+        who += f" ({t.auth_protocol}/{t.priv_protocol})"
+    elif t.security_level == "authNoPriv":
+        who += f" ({t.auth_protocol})"
+    return who
+
+
 def _tuple(oid: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid.split("."))
 
@@ -74,13 +135,63 @@ class PysnmpClient:
 
     def __init__(self, rcvbuf_bytes: int = 8 << 20) -> None:
         self.engine = SnmpEngine()
-        self._ctx = ContextData()
+        self._engines: list[SnmpEngine] = [self.engine]
+        self._users: dict[int, dict[str, tuple[Any, ...]]] = {}  # id(engine) -> user -> creds
+        self._v3: dict[tuple[Any, ...], tuple[SnmpEngine, UsmUserData]] = {}
+        self._ctx: dict[str, ContextData] = {"": ContextData()}
         self._targets: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._rcvbuf = rcvbuf_bytes
-        self._rcvbuf_done = False
+        self._grown: set[int] = set()
 
-    def _auth(self, t: SnmpTarget) -> CommunityData:
-        return CommunityData(t.community, mpModel=0 if t.version == "1" else 1)
+    def _auth(self, t: SnmpTarget) -> tuple[SnmpEngine, CommunityData | UsmUserData]:
+        """The engine to use and its credentials for ``t``."""
+        if t.version != "3":
+            return self.engine, CommunityData(t.community, mpModel=0 if t.version == "1" else 1)
+        auth = t.security_level in ("authNoPriv", "authPriv")
+        priv = t.security_level == "authPriv"
+        creds = (
+            t.security_name,
+            t.auth_protocol if auth else None,
+            t.auth_key if auth else None,
+            t.priv_protocol if priv else None,
+            t.priv_key if priv else None,
+        )
+        found = self._v3.get(creds)
+        if found is not None:
+            return found
+        auth_protocol = AUTH_PROTOCOLS.get(t.auth_protocol or "") if auth else None
+        priv_protocol = PRIV_PROTOCOLS.get(t.priv_protocol or "") if priv else None
+        if auth and auth_protocol is None:
+            raise SnmpError(f"{t.device}: unknown auth_protocol {t.auth_protocol!r}")
+        if priv and priv_protocol is None:
+            raise SnmpError(f"{t.device}: unknown priv_protocol {t.priv_protocol!r}")
+        user = UsmUserData(
+            t.security_name,
+            authKey=t.auth_key if auth else None,
+            privKey=t.priv_key if priv else None,
+            authProtocol=auth_protocol,
+            privProtocol=priv_protocol,
+        )
+        for engine in self._engines:
+            users = self._users.setdefault(id(engine), {})
+            if users.setdefault(t.security_name, creds) == creds:
+                break
+        else:
+            engine = SnmpEngine()
+            # Share the first engine's MIB view: each engine otherwise builds its own
+            # MIB compiler on first use (~0.5 CPU-s); it only turns numeric OIDs into
+            # request varbinds here.
+            engine.cache["mibViewController"] = self.engine.cache["mibViewController"]
+            self._engines.append(engine)
+            self._users[id(engine)] = {t.security_name: creds}
+        self._v3[creds] = engine, user
+        return engine, user
+
+    def _context(self, t: SnmpTarget) -> ContextData:
+        ctx = self._ctx.get(t.context_name)
+        if ctx is None:
+            ctx = self._ctx[t.context_name] = ContextData(contextName=t.context_name)
+        return ctx
 
     async def _target(self, t: SnmpTarget) -> UdpTransportTarget:
         key = (t.host, t.port, t.timeout_s, t.retries)
@@ -92,11 +203,11 @@ class PysnmpClient:
             self._targets[key] = tgt
         return tgt
 
-    def _grow_rcvbuf(self) -> None:
-        if self._rcvbuf_done:
+    def _grow_rcvbuf(self, engine: SnmpEngine) -> None:
+        if id(engine) in self._grown:
             return
-        self._rcvbuf_done = True
-        disp = self.engine.transport_dispatcher
+        self._grown.add(id(engine))
+        disp = engine.transport_dispatcher
         for transport in getattr(disp, "_AbstractTransportDispatcher__transports", {}).values():
             sock = getattr(
                 getattr(transport, "transport", None), "get_extra_info", lambda _n: None
@@ -110,23 +221,66 @@ class PysnmpClient:
     def _check(self, t: SnmpTarget, err_ind: Any, err_stat: Any, what: str) -> None:
         if err_ind:
             if isinstance(err_ind, errind.RequestTimedOut):
+                if t.version == "3":
+                    self._forget_engine_id(t)
+                hint = ""
+                if t.version == "3" and t.security_level == "authPriv":
+                    # net-snmp drops what it cannot decrypt without a report
+                    hint = (
+                        f" (SNMPv3 user {t.security_name!r} at authPriv: a priv_key or "
+                        "priv_protocol that differs from the device's also goes unanswered)"
+                    )
                 raise SnmpTimeout(
                     f"{t.device} ({t.host}:{t.port}): no answer to {what} after "
-                    f"{t.retries + 1} tries of {t.timeout_s:g}s"
+                    f"{t.retries + 1} tries of {t.timeout_s:g}s{hint}"
                 )
-            raise SnmpError(f"{t.device} ({t.host}:{t.port}): {what}: {err_ind}")
+            why = str(err_ind)
+            if t.version == "3":
+                meaning = next((h for k, h in _V3_HINTS if isinstance(err_ind, k)), None)
+                why = f"{why}: {meaning}; {_who(t)}" if meaning else f"{why}; {_who(t)}"
+            raise SnmpError(f"{t.device} ({t.host}:{t.port}): {what}: {why}")
+
+    def _forget_engine_id(self, t: SnmpTarget) -> None:
+        """Make the next v3 request to ``t`` rediscover its engine id.
+
+        pysnmp caches a peer's engine id per address (for 300 s of dispatcher
+        timer ticks, which stop when idle); a device replaced at the same
+        address, or an agent that lost its persistent state, then gets requests
+        for the old engine id forever and never answers them.  A timeout is when
+        that would show, so forget the cached id then: one extra discovery
+        round trip for a device that is really down, recovery for one that
+        changed.  (A reboot with the same engine id is handled by pysnmp.)
+        """
+        engine, _auth = self._auth(t)
+        mp = engine.message_processing_subsystems.get(3)
+        cache = getattr(mp, "_SnmpV3MessageProcessingModel__engineIdCache", None)
+        if not isinstance(cache, dict):
+            return
+        tgt = self._targets.get((t.host, t.port, t.timeout_s, t.retries))
+        address = tuple(tgt.transport_address)[:2] if tgt is not None else (t.host, t.port)
+        for key in [k for k in cache if tuple(k[1])[:2] == address]:
+            del cache[key]
+
+    def _status_error(self, t: SnmpTarget, err_stat: Any, what: str) -> SnmpError:
+        why = f"{what} error-status {err_stat.prettyPrint()}"
+        if t.version == "3" and int(err_stat) == _AUTHORIZATION_ERROR:
+            why += f": the device's access rules refuse {_who(t)}"
+            if t.context_name:
+                why += f" in context {t.context_name!r}"
+        return SnmpError(f"{t.device} ({t.host}:{t.port}): {why}")
 
     async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, Value]:
         tgt = await self._target(target)
+        engine, auth = self._auth(target)
         err_ind, err_stat, _err_idx, vbs = await get_cmd(
-            self.engine,
-            self._auth(target),
+            engine,
+            auth,
             tgt,
-            self._ctx,
+            self._context(target),
             *(ObjectType(ObjectIdentity(o)) for o in oids),
             lookupMib=False,
         )
-        self._grow_rcvbuf()
+        self._grow_rcvbuf(engine)
         self._check(target, err_ind, err_stat, "GET")
         if int(err_stat) == _NO_SUCH_NAME and target.version == "1" and len(oids) > 1:
             # v1 fails the whole PDU for one missing object: ask one at a time.
@@ -137,7 +291,7 @@ class PysnmpClient:
         if int(err_stat):
             if int(err_stat) == _NO_SUCH_NAME:
                 return {}
-            raise SnmpError(f"{target.device}: GET error-status {err_stat.prettyPrint()}")
+            raise self._status_error(target, err_stat, "GET")
         out = {}
         for name, val in vbs:
             v = to_value(val)
@@ -147,7 +301,8 @@ class PysnmpClient:
 
     async def walk(self, target: SnmpTarget, columns: list[str]) -> WalkResult:
         tgt = await self._target(target)
-        auth = self._auth(target)
+        engine, auth = self._auth(target)
+        ctx = self._context(target)
         result = WalkResult(columns={c: {} for c in columns})
         prefixes = {c: c + "." for c in columns}
         last = {c: _tuple(c) for c in columns}
@@ -159,13 +314,13 @@ class PysnmpClient:
             result.requests += 1
             if target.version == "1":
                 err_ind, err_stat, err_idx, vbs = await next_cmd(
-                    self.engine, auth, tgt, self._ctx, *request, lookupMib=False
+                    engine, auth, tgt, ctx, *request, lookupMib=False
                 )
             else:
                 err_ind, err_stat, err_idx, vbs = await bulk_cmd(
-                    self.engine, auth, tgt, self._ctx, 0, reps, *request, lookupMib=False
+                    engine, auth, tgt, ctx, 0, reps, *request, lookupMib=False
                 )
-            self._grow_rcvbuf()
+            self._grow_rcvbuf(engine)
             self._check(target, err_ind, err_stat, f"walk of {len(active)} column(s)")
             status = int(err_stat)
             if status == _TOO_BIG and reps > 1:
@@ -207,4 +362,5 @@ class PysnmpClient:
         return result
 
     def close(self) -> None:
-        self.engine.close_dispatcher()
+        for engine in self._engines:
+            engine.close_dispatcher()

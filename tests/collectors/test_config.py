@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.config import ConfigError, load_network, load_networks
+from collectors.config import ConfigError, Device, load_network, load_networks
+from collectors.poll import target_of
+from collectors.snmp.base import SnmpError
 
 GOOD = """\
 network: {name}
@@ -22,6 +24,10 @@ datasets:
   system: {{cron: "*/5 * * * *"}}
 """
 TEXT = GOOD.format(name="lab")
+V3_R1 = (
+    "snmp: {{version: '3', security_name: nf, auth_protocol: SHA-256, auth_key: env:A, "
+    "priv_protocol: AES-256, priv_key: file:/run/nf/priv{extra}}}"
+)
 CSV = "id,host,port,groups,tag:rack\nc1,127.0.0.3,2161,core,r9\nc2,127.0.0.4,,,\n"
 
 
@@ -143,6 +149,88 @@ BAD = [
         CSV,
         ["groups.core.snmp.retries"],
     ),
+    (
+        "unknown SNMP version",
+        TEXT.replace("snmp: {port: 1161}", "snmp: {port: 1161, version: 2}"),
+        CSV,
+        ["device 'r1'", "snmp.version", "'1', '2c' or '3'"],
+    ),
+    (
+        "v3 without security_name",
+        TEXT.replace("snmp: {port: 1161}", V3_R1.format(extra="")).replace(
+            "security_name: nf, ", ""
+        ),
+        CSV,
+        ["device 'r1'", "security_name", "SNMP v3"],
+    ),
+    (
+        "v3 authPriv without priv key and protocol",
+        TEXT.replace(
+            "snmp: {port: 1161}",
+            "snmp: {version: '3', security_name: nf, auth_protocol: SHA-256, auth_key: env:A}",
+        ),
+        CSV,
+        ["device 'r1'", "security_level authPriv requires priv_protocol, priv_key"],
+    ),
+    (
+        "v3 authNoPriv without auth key",
+        TEXT.replace(
+            "snmp: {port: 1161}",
+            "snmp: {version: '3', security_name: nf, security_level: authNoPriv, "
+            "auth_protocol: SHA}",
+        ),
+        CSV,
+        ["device 'r1'", "security_level authNoPriv requires auth_key"],
+    ),
+    (
+        "v3 inline auth key",
+        TEXT.replace("snmp: {port: 1161}", V3_R1.format(extra="").replace("env:A", "s3cr3tpass")),
+        CSV,
+        ["device 'r1'", "snmp.auth_key", "inline secrets are not accepted"],
+    ),
+    (
+        "v3 inline priv key in a group",
+        TEXT.replace("retries: 3", "retries: 3, priv_key: hunter2hunter2"),
+        CSV,
+        ["groups.core.snmp.priv_key", "inline secrets are not accepted"],
+    ),
+    (
+        "v3 unknown auth protocol",
+        TEXT.replace("snmp: {port: 1161}", V3_R1.format(extra="").replace("SHA-256", "SHA-999")),
+        CSV,
+        ["device 'r1'", "snmp.auth_protocol", "SHA-512"],
+    ),
+    (
+        "v3 unknown priv protocol",
+        TEXT.replace("snmp: {port: 1161}", V3_R1.format(extra="").replace("AES-256", "AES-512")),
+        CSV,
+        ["device 'r1'", "snmp.priv_protocol", "AES-256-C"],
+    ),
+    (
+        "v3 unknown security level",
+        TEXT.replace("snmp: {port: 1161}", V3_R1.format(extra=", security_level: authpriv")),
+        CSV,
+        ["device 'r1'", "snmp.security_level", "noAuthNoPriv"],
+    ),
+    (
+        "v3 settings of a CSV device come from its groups, checked there",
+        TEXT.replace("groups:\n", "groups:\n  v3: {snmp: {version: '3'}}\n"),
+        "id,host,groups\nc1,127.0.0.3,v3\n",
+        ["device 'c1'", "security_name"],
+    ),
+    (
+        "backoff max cycles below 1",
+        TEXT + "collection: {backoff_max_cycles: 0}\n",
+        CSV,
+        ["collection.backoff_max_cycles", "greater than or equal to 1"],
+    ),
+    (
+        "backoff after failures not a number",
+        TEXT + "collection: {backoff_after_failures: often}\n",
+        CSV,
+        ["collection.backoff_after_failures"],
+    ),
+    ("unknown collection key", TEXT + "collection: {backof: 3}\n", CSV, ["collection.backof"]),
 ]
 
 
@@ -178,3 +266,89 @@ def test_shipped_example_configs_validate() -> None:
     nets = load_networks(Path(__file__).resolve().parents[2] / "configs")
     assert {n.network for n in nets} == {"lab-east", "lab-west"}
     assert all(n.devices for n in nets)
+
+
+V3 = """\
+network: lab
+defaults:
+  snmp:
+    version: 3
+    security_name: netfeed
+    auth_protocol: SHA-512
+    auth_key: env:NF_TEST_AUTH
+    priv_protocol: AES
+    priv_key: file:{priv}
+    community: env:NF_TEST_COMMUNITY
+groups:
+  legacy: {{snmp: {{version: "2c"}}}}
+  monitor-only: {{snmp: {{security_level: authNoPriv, context_name: vrf-a}}}}
+  open: {{snmp: {{security_name: public-ro, security_level: noAuthNoPriv}}}}
+devices:
+  - {{id: v3, host: 127.0.0.1}}
+  - {{id: old, host: 127.0.0.2, groups: [legacy]}}
+  - {{id: mon, host: 127.0.0.3, groups: [monitor-only]}}
+  - {{id: open, host: 127.0.0.4, groups: [open]}}
+"""
+
+
+def _v3_network(tmp_path: Path) -> dict[str, Device]:
+    priv = tmp_path / "priv.key"
+    priv.write_text("priv-pass-phrase\n")
+    net = load_network(write(tmp_path, V3.format(priv=priv), csv="id,host\n"))
+    return {d.id: d for d in net.devices}
+
+
+def test_v3_settings_inherit_and_versions_mix(tmp_path: Path) -> None:
+    d = _v3_network(tmp_path)
+    v3 = d["v3"].snmp
+    assert (v3.version, v3.security_name, v3.security_level) == ("3", "netfeed", "authPriv")
+    assert (v3.auth_protocol, v3.priv_protocol, v3.context_name) == ("SHA-512", "AES", "")
+    assert str(v3.auth_key) == "env:NF_TEST_AUTH"  # a reference, never the value
+    assert d["old"].snmp.version == "2c"  # v3 settings from defaults are simply unused
+    assert d["mon"].snmp.security_level == "authNoPriv" and d["mon"].snmp.context_name == "vrf-a"
+    assert d["open"].snmp.security_level == "noAuthNoPriv"
+
+
+def test_v3_target_reveals_only_what_the_level_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NF_TEST_AUTH", "auth-pass-phrase")
+    monkeypatch.setenv("NF_TEST_COMMUNITY", "c0mmunity")
+    d = _v3_network(tmp_path)
+    t = target_of(d["v3"])
+    assert (t.version, t.security_name, t.security_level) == ("3", "netfeed", "authPriv")
+    assert (t.auth_protocol, t.auth_key) == ("SHA-512", "auth-pass-phrase")
+    assert (t.priv_protocol, t.priv_key) == ("AES", "priv-pass-phrase")
+    assert t.community == ""
+    for secret in ("auth-pass-phrase", "priv-pass-phrase"):
+        assert secret not in repr(t)
+    mon = target_of(d["mon"])
+    assert (mon.auth_key, mon.priv_key, mon.priv_protocol) == ("auth-pass-phrase", "", None)
+    assert mon.context_name == "vrf-a"
+    opn = target_of(d["open"])
+    assert (opn.security_name, opn.auth_key, opn.auth_protocol) == ("public-ro", "", None)
+    old = target_of(d["old"])
+    assert (old.version, old.community, old.auth_key) == ("2c", "c0mmunity", "")
+    assert "c0mmunity" not in repr(old)
+
+
+def test_v3_unreadable_or_short_pass_phrase_names_the_reference_not_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = _v3_network(tmp_path)
+    monkeypatch.delenv("NF_TEST_AUTH", raising=False)
+    with pytest.raises(SnmpError, match=r"v3: snmp.auth_key: secret env:NF_TEST_AUTH"):
+        target_of(d["v3"])
+    monkeypatch.setenv("NF_TEST_AUTH", "short")
+    with pytest.raises(SnmpError) as err:
+        target_of(d["v3"])
+    assert "env:NF_TEST_AUTH" in str(err.value) and "8 characters" in str(err.value)
+    assert "short" not in str(err.value).replace("shorter", "")
+
+
+def test_collection_backoff_defaults_and_overrides(tmp_path: Path) -> None:
+    net = load_network(write(tmp_path, TEXT))
+    assert (net.collection.backoff_after_failures, net.collection.backoff_max_cycles) == (3, 16)
+    text = TEXT + "collection: {backoff_after_failures: 0, backoff_max_cycles: 64}\n"
+    net = load_network(write(tmp_path, text))
+    assert (net.collection.backoff_after_failures, net.collection.backoff_max_cycles) == (0, 64)

@@ -108,3 +108,169 @@ def test_bad_profiles_are_rejected_with_file_and_reason(
         ProfileSet([site(tmp_path, **files)])
     for w in words:
         assert w in str(err.value), str(err.value)
+
+
+def table(text: str):  # type: ignore[no-untyped-def]
+    """Compile a one-dataset spec given as YAML."""
+    import yaml
+
+    from collectors.profiles.compiled import compile_dataset
+    from collectors.profiles.schema import DatasetSpec
+
+    return compile_dataset("sensors", DatasetSpec.model_validate(yaml.safe_load(text)), {})
+
+
+def test_absent_values_are_sentinels_and_the_next_oid_is_tried() -> None:
+    ds = table(
+        "tables:\n  t:\n    rows_from: a\n    fields:\n"
+        "      a: {oid: [1.1.1, 1.1.2], absent: [-1, '']}\n"
+        "      n: {oid: 1.1.3, type: text, absent: ['']}\n"
+    )
+    rows = ds.build(
+        {"1.1.1": {"1": -1, "2": 5, "3": -1}, "1.1.2": {"1": 7}, "1.1.3": {"1": b"", "2": b"x"}},
+        {},
+    )
+    assert [r[1] for r in rows] == [{"a": 7}, {"a": 5, "n": "x"}]  # row 3: nothing left
+
+
+def test_subrows_pick_the_preferred_matching_sub_row() -> None:
+    # a sensor (1.1.4.<s>) with threshold sub-rows (1.2.*.<s>.<n>): severity, relation, value
+    ds = table(
+        "tables:\n  t:\n    rows_from: v\n    fields:\n"
+        "      v: {oid: 1.1.4}\n"
+        "      hi: {oid: 1.2.4, absent: [-32768], subrows: {1.2.2: [30, 20], 1.2.3: [4, 3]}}\n"
+        "      lo: {oid: 1.2.4, subrows: {1.2.2: [30, 20], 1.2.3: [2, 1]}}\n"
+        "      hi_oid: {oid_of: hi}\n"
+    )
+    sev = {"7.1": 20, "7.2": 30, "7.3": 30, "7.4": 20, "8.1": 30}
+    rel = {"7.1": 4, "7.2": 4, "7.3": 3, "7.4": 1, "8.1": 4}
+    val = {"7.1": 68, "7.2": 111, "7.3": -32768, "7.4": -5, "8.1": 99}
+    cols = {"1.1.4": {"7": 50, "9": 1}, "1.2.2": sev, "1.2.3": rel, "1.2.4": val}
+    (_, seven, _), (_, nine, _) = ds.build(cols, {})
+    # critical beats major; the unset (-32768) critical is skipped; another sensor's rows are not ours
+    assert seven == {"v": 50, "hi": 111, "lo": -5, "hi_oid": "1.2.4.7.2"}
+    assert nine == {"v": 1}
+
+
+def test_log10_turns_milliwatts_into_dbm_and_zero_into_no_value() -> None:
+    ds = table(
+        "tables:\n  t:\n    rows_from: mw\n    fields:\n"
+        "      mw: {oid: 1.1.1, type: float}\n"
+        "      dbm: {expr: '10 * log10(mw)'}\n"
+    )
+    rows = ds.build({"1.1.1": {"1": 1, "2": 100, "3": 0}}, {})
+    assert [r[1].get("dbm") for r in rows] == [0.0, 20.0, None]
+
+
+def test_absent_and_subrows_need_an_oid(tmp_path: Path) -> None:
+    bad = "name: x\ndatasets:\n  sensors:\n    tables:\n      t:\n        fields:\n"
+    with pytest.raises(ProfileError, match="absent and subrows go with oid"):
+        ProfileSet([site(tmp_path, x=bad + "          a: {value: 1, absent: [0]}\n")])
+
+
+def test_ip_type_reads_ipaddress_and_inet_octets() -> None:
+    ds = table("tables:\n  t:\n    index_tag: i\n    fields:\n      a: {oid: 1.1.1, type: ip}\n")
+    raw = {"1": "10.0.0.1", "2": bytes.fromhex("0a2c200e"), "3": bytes(16), "4": b"", "5": b"xyz"}
+    rows = ds.build({"1.1.1": raw}, {})
+    assert [(r[1], r[2]) for r in rows] == [
+        ({"a": "10.0.0.1"}, []),
+        ({"a": "10.44.32.14"}, []),
+        ({"a": "::"}, []),
+        ({}, []),  # a zero-length address is no address
+        ({}, ["a"]),  # 3 octets: not an address, reported
+    ]
+
+
+def test_sum_over_adds_up_per_family_rows_and_makes_rows() -> None:
+    # a peer table (1.1.x, index type.len.addr) and a per-family count table
+    # (1.2.1, index <peer>.<afi>.<safi>); peer 1.4.10.0.0.9 exists only in the latter
+    ds = table(
+        "tables:\n  peers:\n    tags:\n      peer: {index: {format: inet}}\n    fields:\n"
+        "      state: {oid: 1.1.3}\n"
+        "      accepted: {oid: 1.2.1, sum_over: 2}\n"
+        "      name: {oid: 1.2.9, type: text, sum_over: 2}\n"
+    )
+    cols = {
+        "1.1.3": {"1.4.10.0.0.1": 6, "1.4.10.0.0.2": 1},
+        "1.2.1": {"1.4.10.0.0.1.1.1": 5, "1.4.10.0.0.1.1.128": 7, "1.4.10.0.0.9.2.1": 3, "9": 1},
+        "1.2.9": {"1.4.10.0.0.1.1.128": b"b", "1.4.10.0.0.1.1.1": b"a"},
+    }
+    rows = {r[0]["peer"]: r[1] for r in ds.build(cols, {})}
+    assert rows == {
+        "10.0.0.1": {"state": 6, "accepted": 12, "name": "a"},  # text: the lowest index's
+        "10.0.0.2": {"state": 1},
+        "10.0.0.9": {"accepted": 3},
+    }
+
+
+def test_merge_folds_a_richer_tables_rows_into_the_same_entity() -> None:
+    ds = table(
+        "tables:\n"
+        "  std:\n    tags:\n      peer: {index: {format: ipv4}}\n    fields:\n"
+        "      remote_as: {oid: 1.1.9}\n      state: {oid: 1.1.2}\n"
+        "  vendor:\n    merge: true\n    tags:\n      peer: {index: {format: inet}}\n"
+        "    fields:\n      state: {oid: 2.1.3}\n      updates: {oid: 2.1.13}\n"
+        "  other:\n    tags:\n      peer: {index: {format: ipv4}}\n    fields:\n"
+        "      x: {oid: 1.3.1}\n"
+    )
+    cols = {
+        "1.1.9": {"10.0.0.1": 65001},
+        "1.1.2": {"10.0.0.1": 1},
+        "2.1.3": {"1.4.10.0.0.1": 6, "2.16." + ".".join(["0"] * 15) + ".1": 6},
+        "2.1.13": {"1.4.10.0.0.1": 42},
+        "1.3.1": {"10.0.0.1": 7},
+    }
+    rows = ds.build(cols, {})
+    assert [(r[0]["peer"], r[1]) for r in rows] == [
+        ("10.0.0.1", {"remote_as": 65001, "state": 6, "updates": 42}),  # the vendor's state wins
+        ("::1", {"state": 6}),  # only in the vendor table: a record of its own
+        ("10.0.0.1", {"x": 7}),  # a table without merge never folds
+    ]
+
+
+def test_first_of_and_joined_columns_do_not_make_rows() -> None:
+    # bgpLocalAs-style scalar walked as a one-row column (index 0) and joined to every row
+    ds = table(
+        "tables:\n  t:\n    fields:\n"
+        "      own: {oid: 1.1.7}\n"
+        "      _zero: {value: 0}\n"
+        "      _global: {oid: 1.2.2, index_from: _zero}\n"
+        "      local_as: {first_of: [own, _global]}\n"
+    )
+    rows = ds.build({"1.1.7": {"1": 65001, "2": 0}, "1.2.2": {"0": 64512}}, {})
+    assert [r[1]["local_as"] for r in rows] == [65001, 0]  # index "0" of 1.2 is no row
+    rows = ds.build({"1.1.7": {}, "1.2.2": {"0": 64512}}, {})
+    assert rows == []
+    ds = table(
+        "tables:\n  t:\n    rows_from: s\n    fields:\n"
+        "      s: {oid: 1.1.1}\n      own: {oid: 1.1.7}\n"
+        "      _zero: {value: 0}\n      _global: {oid: 1.2.2, index_from: _zero}\n"
+        "      local_as: {first_of: [own, _global]}\n"
+    )
+    rows = ds.build({"1.1.1": {"5": 1}, "1.2.2": {"0": 64512}}, {})
+    assert [r[1] for r in rows] == [{"s": 1, "local_as": 64512}]
+
+
+def test_sum_over_and_first_of_are_checked(tmp_path: Path) -> None:
+    bad = "name: x\ndatasets:\n  bgp:\n    tables:\n      t:\n        fields:\n"
+    with pytest.raises(ProfileError, match="sum_over goes with oid"):
+        ProfileSet([site(tmp_path, x=bad + "          a: {value: 1, sum_over: 2}\n")])
+    with pytest.raises(ProfileError, match="unknown field 'nope'"):
+        ProfileSet([site(tmp_path, x=bad + "          a: {first_of: [nope]}\n")])
+
+
+def test_ucd_and_nokia_memory_without_a_recording() -> None:
+    """Health tables no shared recording exercises, on values made up for the test."""
+    ps = ProfileSet()
+    linux = ps.profiles["linux"].datasets["health"]
+    kb = {"1.3.6.1.4.1.2021.4.5": 1000, "1.3.6.1.4.1.2021.4.6": 100}  # total, avail
+    kb |= {"1.3.6.1.4.1.2021.4.14": 50, "1.3.6.1.4.1.2021.4.15": 250}  # buffers, cached
+    [(tags, f, _)] = linux.build({k: {"0": v} for k, v in kb.items()}, {})
+    assert tags["component_index"] == "ucd" and f["memory_used_octets"] == 600 * 1024
+    assert f["memory_free_octets"] == 400 * 1024 and f["memory_util_pct"] == 60.0
+    timos = ps.profiles["timos"].datasets["health"]
+    sgi = {"1.3.6.1.4.1.6527.3.1.2.1.1.1": 7, "1.3.6.1.4.1.6527.3.1.2.1.1.10": 300}
+    sgi["1.3.6.1.4.1.6527.3.1.2.1.1.11"] = 100  # pool allocated (used)
+    cpu, mem = (r[1] for r in timos.build({k: {"0": v} for k, v in sgi.items()}, {}))
+    assert cpu["cpu_util_pct"] == 7.0 and mem["memory_total_octets"] == 400 * 1024
+    assert mem["memory_util_pct"] == 25.0

@@ -21,7 +21,7 @@ import pytest
 from bus.records import Record
 from collectors.config import Device, SnmpSettings
 from collectors.poll import PollOutcome, poll_device
-from collectors.profiles import ProfileSet
+from collectors.profiles import ProfileSet, load_profiles
 from collectors.snmp.pysnmp_client import PysnmpClient
 from tests.support.librenms import recording_names
 
@@ -40,7 +40,7 @@ def covered_fields() -> dict[str, set[str]]:
 
 def profile_for(recording: str) -> str:
     """One name everywhere: recording ``<profile>_<variant>`` belongs to ``<profile>``."""
-    names = set(ProfileSet().profiles)
+    names = set(load_profiles().profiles)  # cached: tests call this per record
     if recording in names:
         return recording
     return recording.split("_", 1)[0]
@@ -72,6 +72,19 @@ def collected(snmpsim_sanitized: tuple[str, int]) -> Iterator[dict[str, dict[str
         mp.setenv(f"NF_CONF_{n}", n)
     try:
         yield asyncio.run(_collect(snmpsim_sanitized, names))
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="session")
+def collected_raw(snmpsim: tuple[str, int]) -> Iterator[dict[str, dict[str, PollOutcome]]]:
+    """The same over the raw recordings, device quirks included."""
+    names = recording_names()
+    mp = pytest.MonkeyPatch()
+    for n in names:
+        mp.setenv(f"NF_CONF_{n}", n)
+    try:
+        yield asyncio.run(_collect(snmpsim, names))
     finally:
         mp.undo()
 
