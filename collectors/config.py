@@ -46,11 +46,12 @@ from pydantic import (
     model_validator,
 )
 
+from bus.datasets import DATASETS as DATASET_MODELS
 from bus.secrets import SecretRef
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 _NET = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-DATASETS = ("system", "interfaces")
+DATASETS = tuple(DATASET_MODELS)  # the record contract says which datasets exist
 
 
 class _Strict(BaseModel):
@@ -198,10 +199,25 @@ class NetworkFile(_Strict):
     groups: dict[str, GroupConfig] = {}
     devices: list[DeviceEntry] = []
     inventories: list[InventorySource] = []
-    datasets: dict[Literal["system", "interfaces"], DatasetSchedule] = {
+    datasets: dict[str, DatasetSchedule] = {
         "system": DatasetSchedule(interval_s=300),
         "interfaces": DatasetSchedule(interval_s=60),
+        "health": DatasetSchedule(interval_s=60),
+        "sensors": DatasetSchedule(interval_s=300),
+        "bgp": DatasetSchedule(interval_s=300),
+        "inventory": DatasetSchedule(interval_s=3600),
     }
+
+    @field_validator("datasets")
+    @classmethod
+    def _known_datasets(cls, v: dict[str, DatasetSchedule]) -> dict[str, DatasetSchedule]:
+        unknown = [k for k in v if k not in DATASETS]
+        if unknown:
+            raise ValueError(
+                f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}"
+            )
+        return v
+
     collection: CollectionSettings = CollectionSettings()
 
 

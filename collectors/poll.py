@@ -131,10 +131,8 @@ async def _poll(
         descr.decode("utf-8", "replace") if isinstance(descr, bytes) else None,
     )
     cds = profile.datasets.get(dataset)
-    if cds is None:
-        return PollOutcome(
-            device.id, "failed", error=f"profile {profile.name} has no dataset {dataset}"
-        )
+    if cds is None:  # nothing to read for this kind of device: answered, nothing to publish
+        return PollOutcome(device.id, "ok")
     uptime = ident.get(SYS_UPTIME)
     uptime_ms = uptime * 10 if isinstance(uptime, int) else None
 

@@ -14,7 +14,7 @@ system() {
     command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || missing+=(maven)
     command -v snmpget >/dev/null || missing+=(snmp)
-    command -v snmpd >/dev/null || missing+=(snmpd)
+    [[ -x /usr/sbin/snmpd ]] || command -v snmpd >/dev/null || missing+=(snmpd)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         local sudo=""

@@ -113,7 +113,7 @@ BAD = [
         "unknown dataset",
         TEXT.replace("  system: {cron", "  routes: {cron"),
         CSV,
-        ["datasets.routes"],
+        ["datasets", "unknown dataset(s) routes"],
     ),
     (
         "network name differs from file",

@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from bus.datasets import DATASETS
 from bus.schema import message_schema
 from netfeed.simulator.network import SimulatedNetwork
 from tests.support.pipeline import write_network
@@ -84,10 +85,7 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
     recs = [x for x in lines if x["kind"] == "record"]
     assert len([r for r in recs if r["dataset"] == "interfaces"]) == 3 * 4
     assert len([r for r in recs if r["dataset"] == "system"]) == 3
-    assert {x["dataset"] for x in lines if x["kind"] == "cycle_complete"} == {
-        "interfaces",
-        "system",
-    }
+    assert {x["dataset"] for x in lines if x["kind"] == "cycle_complete"} == set(DATASETS)
     assert "dry:interfaces" in err and "3/3 ok" in err
     assert not (tmp_path / "var").exists()  # published nothing
 
