@@ -8,7 +8,9 @@ Scheduling (apscheduler, one job per network and dataset):
 - never two cycles of the same job at once (``max_instances=1``); a tick
   that arrives while the previous cycle still runs is skipped, counted in
   :attr:`Collector.overruns` and logged;
-- ticks missed while the process was busy are coalesced into one.
+- ticks missed while the process was busy are coalesced into one;
+- each job keeps a :class:`~collectors.backoff.Backoff` across its cycles, so
+  devices that keep failing are polled less often (see that module).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bus.records import CycleComplete
+from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, NetworkConfig
 from collectors.cycle import Sink, run_cycle
 from collectors.profiles import ProfileSet
@@ -62,13 +65,17 @@ class Collector:
         self._running: set[asyncio.Task[CycleComplete]] = set()
         self.overruns: dict[str, int] = {}
         self.last: dict[str, CycleComplete] = {}
+        self.backoff: dict[str, Backoff] = {}  # "<network>.<dataset>" -> its state
 
     @property
     def client(self) -> SnmpClient:
         if self._client is None:
-            from collectors.snmp.pysnmp_client import PysnmpClient
+            from collectors.snmp.factory import RoutingClient, make_client
 
-            self._client = PysnmpClient(rcvbuf_bytes=self.settings.udp_rcvbuf_bytes)
+            engine, rcvbuf = self.settings.snmp_engine, self.settings.udp_rcvbuf_bytes
+            client = make_client(engine, rcvbuf)
+            # the fast client speaks v1/v2c: SNMPv3 targets go to pysnmp
+            self._client = RoutingClient(client, rcvbuf) if engine == "fast" else client
         return self._client
 
     async def cycle(
@@ -82,6 +89,9 @@ class Collector:
         sem = self._semaphore
         if net.collection.max_in_flight < self.settings.max_in_flight:
             sem = asyncio.Semaphore(net.collection.max_in_flight)
+        backoff = self.backoff.get(f"{network}.{dataset}")
+        if backoff is None:
+            backoff = self.backoff[f"{network}.{dataset}"] = Backoff.from_settings(net.collection)
         task = asyncio.ensure_future(
             run_cycle(
                 network=network,
@@ -94,6 +104,7 @@ class Collector:
                 scheduled_unix_ms=tick,
                 spread_s=spread,
                 collector=self.settings.instance_id,
+                backoff=backoff,
             )
         )
         self._running.add(task)

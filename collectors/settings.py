@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,3 +17,6 @@ class CollectorSettings(BaseModel):
     udp_rcvbuf_bytes: int = Field(8 << 20, ge=65536)
     max_in_flight: int = Field(256, ge=1, le=10_000)
     publish_records: bool = True
+    # "fast": collectors.snmp.fast_client for v1/v2c (pysnmp still does SNMPv3);
+    # "pysnmp": the reference pysnmp client for everything.
+    snmp_engine: Literal["fast", "pysnmp"] = "fast"
