@@ -200,6 +200,7 @@ class FastSnmpClient:
             # Varbind i belongs to column i % n: take each column's share in turn.
             n = len(active)
             going = []
+            ended: list[str] = []  # columns the agent said endOfMibView to
             for k, col in enumerate(active):
                 prefix = col + "."
                 cut = len(prefix)
@@ -214,6 +215,8 @@ class FastSnmpClient:
                         problems[col] = f"bad encoding at {oid or _after(prev)}"
                         break
                     if tag >= 0x80 or not oid.startswith(prefix):  # end markers, left prefix
+                        if tag == ber.END_OF_MIB_VIEW:
+                            ended.append(col)
                         break
                     index = oid[cut:]
                     if simple and "." not in index:
@@ -234,6 +237,18 @@ class FastSnmpClient:
                     going.append(col)
                 last[col] = prev
                 simple_last[col] = simple
+            if ended:
+                # endOfMibView says nothing follows; a value further on proves otherwise
+                furthest: bytes | None = None
+                for _o, t, _v, r in vbs:
+                    if 0 <= t < 0x80 and (furthest is None or oid_lt(furthest, r)):
+                        furthest = r
+                for col in ended:
+                    if furthest is not None and oid_lt(last[col], furthest):
+                        problems[col] = (
+                            "agent ended the walk early (endOfMibView) after "
+                            f"{ber.oid_str(last[col])}"
+                        )
             active = going
         return result
 

@@ -103,12 +103,12 @@ def to_value(v: Any) -> Value | None:
         return int(v)
     if isinstance(v, rfc1902.IpAddress):
         return ".".join(str(b) for b in v.asNumbers())
-    if isinstance(v, rfc1902.OctetString):  # also Opaque, Bits
+    if isinstance(v, rfc1902.OctetString | rfc1902.Opaque | rfc1902.Bits):
         return bytes(v)
     if isinstance(v, _Oid):
         return ".".join(str(n) for n in v)
-    if hasattr(v, "isValue") and not v.isValue:
-        return None
+    if isinstance(v, rfc1902.Null) or (hasattr(v, "isValue") and not v.isValue):
+        return None  # no value on the wire: absent, as base.py promises
     return str(v)
 
 
@@ -338,11 +338,17 @@ class PysnmpClient:
                 break
             n = len(active)
             still = set(active)
+            ended: list[str] = []  # columns the agent said endOfMibView to
+            furthest: tuple[int, ...] = ()  # the highest OID the agent returned a value at
             for i, (name, val) in enumerate(vbs):
                 col = active[i % n]
+                if not isinstance(val, _END):
+                    furthest = max(furthest, tuple(name))
                 if col not in still:
                     continue
                 oid = str(name)
+                if isinstance(val, rfc1905.EndOfMibView):
+                    ended.append(col)
                 if isinstance(val, _END) or not oid.startswith(prefixes[col]):
                     still.discard(col)
                     continue
@@ -356,6 +362,13 @@ class PysnmpClient:
                 v = to_value(val)
                 if v is not None:
                     result.columns[col][oid[len(prefixes[col]) :]] = v
+            for col in ended:
+                # endOfMibView says nothing follows; a value further on proves otherwise
+                if furthest > last[col]:
+                    result.problems[col] = (
+                        f"agent ended the walk early (endOfMibView) after "
+                        f"{'.'.join(map(str, last[col]))}"
+                    )
             if not vbs:
                 break
             active = [c for c in active if c in still]

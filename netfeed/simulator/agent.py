@@ -233,9 +233,18 @@ class SnmpAgent:
             oid_tlv = self._oid_tlvs[pos] = ber.oid(self.device.oids[pos])
         return _vb(oid_tlv, ber.value(*self.device.value_at(pos, t)))
 
+    def break_walks_at(self, oid: Oid | None) -> None:
+        """Answer endOfMibView to any GETNEXT/GETBULK step that would cross ``oid``,
+        while steps starting past it go on: what an agent does with a record it
+        cannot encode (snmpsim does this with a bad value).  None repairs it."""
+        self.broken_at = oid
+
     def _next_pos(self, version: int, oid: Oid) -> int | None:
         dev = self.device
         pos = dev.next_position(oid)
+        broken = getattr(self, "broken_at", None)
+        if broken is not None and pos is not None and oid < broken <= dev.oids[pos]:
+            return None
         if version == V1:
             # SNMPv1 cannot carry Counter64: skip those objects (RFC 3584 4.2.2.1).
             while pos is not None and dev.is_counter64[pos]:
