@@ -63,6 +63,7 @@ async def run_cycle(
     started_ms = time.time_ns() // 1_000_000
     t0 = time.monotonic()
     outcomes: list[PollOutcome] = []
+    counted: dict[str, int] = {}  # device -> records published
     skipped: dict[str, str] = {}
     if backoff is not None:
         backoff.retain(d.id for d in devices)
@@ -91,6 +92,9 @@ async def run_cycle(
                 )
         if out.records:
             await sink.publish(out.records)
+            # the marker needs counts only: let the records go once they are handed on
+            counted[out.device] = len(out.records)
+            out.records = []
         if out.status != "ok":
             log.warning("%s/%s %s: %s: %s", network, dataset, device.id, out.status, out.error)
 
@@ -109,7 +113,7 @@ async def run_cycle(
         devices_failed=sum(o.status == "failed" for o in outcomes),
         devices_timed_out=sum(o.status == "timed_out" for o in outcomes),
         devices_skipped=len(skipped),
-        records=sum(len(o.records) for o in outcomes),
+        records=sum(counted.values()),
         failures={
             **{o.device: f"{o.status}: {o.error}" for o in outcomes if o.status != "ok"},
             **skipped,
