@@ -133,11 +133,29 @@ class HealthFields(msgspec.Struct, forbid_unknown_fields=True):
 
 
 SensorClass = Literal[
-    "temperature", "fan", "power_supply", "voltage", "current", "power", "rx_power",
-    "tx_power", "humidity", "state", "other",
+    "temperature",
+    "fan",
+    "power_supply",
+    "voltage",
+    "current",
+    "power",
+    "rx_power",
+    "tx_power",
+    "humidity",
+    "state",
+    "other",
 ]
 SensorUnit = Literal[
-    "celsius", "rpm", "volts", "amperes", "watts", "dbm", "percent", "state", "count", "other",
+    "celsius",
+    "rpm",
+    "volts",
+    "amperes",
+    "watts",
+    "dbm",
+    "percent",
+    "state",
+    "count",
+    "other",
 ]
 
 

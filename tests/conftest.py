@@ -66,13 +66,21 @@ def serve_snmpsim(data_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
     if exe is None:
         pytest.fail("snmpsim-command-responder not installed: pip install -e '.[test]'")
     port = free_udp_port()
-    cache = Path(os.environ.get("NETFEED_RUN", "/tmp/netfeed-run")) / "snmpsim-cache" / data_dir.name
+    cache = (
+        Path(os.environ.get("NETFEED_RUN", "/tmp/netfeed-run")) / "snmpsim-cache" / data_dir.name
+    )
     cache.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [exe, f"--data-dir={data_dir}", f"--cache-dir={cache}",
-         f"--agent-udpv4-endpoint=127.0.0.1:{port}"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"})
+        [
+            exe,
+            f"--data-dir={data_dir}",
+            f"--cache-dir={cache}",
+            f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
+    )
     try:
         deadline = time.monotonic() + 120
         while not _snmpsim_answers(port, "linux_powermon"):
@@ -86,7 +94,9 @@ def serve_snmpsim(data_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+def snmpsim(
+    recordings: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
     """snmpsim serving ``snmprec/`` (raw, quirks included) on a loopback port.
 
     Reuses ``NETFEED_SNMPSIM=host:port`` when set, else starts its own for the session."""
@@ -99,10 +109,13 @@ def snmpsim(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="session")
-def snmpsim_sanitized(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+def snmpsim_sanitized(
+    recordings: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
     """snmpsim serving ``snmprec-sanitized/`` (the same data, faults repaired)."""
-    with serve_snmpsim(recordings / "snmprec-sanitized",
-                       tmp_path_factory.mktemp("snmpsim-san") / "log") as addr:
+    with serve_snmpsim(
+        recordings / "snmprec-sanitized", tmp_path_factory.mktemp("snmpsim-san") / "log"
+    ) as addr:
         yield addr
 
 

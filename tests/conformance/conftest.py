@@ -52,9 +52,19 @@ async def _collect(addr: tuple[str, int], names: list[str]) -> dict[str, dict[st
     out: dict[str, dict[str, PollOutcome]] = {}
     try:
         for name in names:
-            dev = Device(network="conformance", id=name, host=addr[0], snmp=SnmpSettings(
-                community=f"env:NF_CONF_{name}", port=addr[1], timeout_s=3, retries=2,
-                max_repetitions=10, device_deadline_s=300))
+            dev = Device(
+                network="conformance",
+                id=name,
+                host=addr[0],
+                snmp=SnmpSettings(
+                    community=f"env:NF_CONF_{name}",
+                    port=addr[1],
+                    timeout_s=3,
+                    retries=2,
+                    max_repetitions=10,
+                    device_deadline_s=300,
+                ),
+            )
             out[name] = {}
             for ds in DATASETS:
                 out[name][ds] = await poll_device(client, profiles, dev, ds, 0, f"c:{ds}:0")
@@ -63,33 +73,32 @@ async def _collect(addr: tuple[str, int], names: list[str]) -> dict[str, dict[st
     return out
 
 
+def _collect_all(addr: tuple[str, int]) -> Iterator[dict[str, dict[str, PollOutcome]]]:
+    names = recording_names()
+    mp = pytest.MonkeyPatch()
+    for n in names:  # communities by reference, as in production
+        mp.setenv(f"NF_CONF_{n}", n)
+    try:
+        yield asyncio.run(_collect(addr, names))
+    finally:
+        mp.undo()
+
+
 @pytest.fixture(scope="session")
 def collected(snmpsim_sanitized: tuple[str, int]) -> Iterator[dict[str, dict[str, PollOutcome]]]:
     """``collected[recording][dataset]``: the poll outcome of each recording (sanitized)."""
-    names = recording_names()
-    mp = pytest.MonkeyPatch()
-    for n in names:
-        mp.setenv(f"NF_CONF_{n}", n)
-    try:
-        yield asyncio.run(_collect(snmpsim_sanitized, names))
-    finally:
-        mp.undo()
+    yield from _collect_all(snmpsim_sanitized)
 
 
 @pytest.fixture(scope="session")
 def collected_raw(snmpsim: tuple[str, int]) -> Iterator[dict[str, dict[str, PollOutcome]]]:
     """The same over the raw recordings, device quirks included."""
-    names = recording_names()
-    mp = pytest.MonkeyPatch()
-    for n in names:
-        mp.setenv(f"NF_CONF_{n}", n)
-    try:
-        yield asyncio.run(_collect(snmpsim, names))
-    finally:
-        mp.undo()
+    yield from _collect_all(snmpsim)
 
 
-def records(collected: dict[str, dict[str, PollOutcome]], recording: str, dataset: str) -> list[Record]:
+def records(
+    collected: dict[str, dict[str, PollOutcome]], recording: str, dataset: str
+) -> list[Record]:
     return collected[recording][dataset].records
 
 

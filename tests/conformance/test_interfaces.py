@@ -4,7 +4,12 @@ import pytest
 
 from tests.conformance.conftest import covered
 from tests.support.librenms import (
-    COUNTERS, PLAIN, compared_columns, expected_ports, ignored_by_librenms, librenms_view,
+    COUNTERS,
+    PLAIN,
+    compared_columns,
+    expected_ports,
+    ignored_by_librenms,
+    librenms_view,
     recording_names,
 )
 

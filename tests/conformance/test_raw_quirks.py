@@ -13,7 +13,8 @@ def _key(r):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("recording", recording_names())
 def test_raw_recording_gives_the_sanitized_result_or_says_what_is_missing(
-        collected, collected_raw, recording: str) -> None:  # type: ignore[no-untyped-def]
+    collected, collected_raw, recording: str
+) -> None:  # type: ignore[no-untyped-def]
     for ds, clean in collected[recording].items():
         raw = collected_raw[recording][ds]
         assert raw.status == clean.status, (recording, ds, raw.error, clean.error)
@@ -24,8 +25,9 @@ def test_raw_recording_gives_the_sanitized_result_or_says_what_is_missing(
             continue
         # different: every raw record must be marked partial and name the cause
         assert all(r.partial and r.missing for r in raw.records), (recording, ds)
-        assert any("not increasing" in m or "ended early" in m
-                   for r in raw.records for m in r.missing), (recording, ds)
+        assert any(
+            "not increasing" in m or "ended early" in m for r in raw.records for m in r.missing
+        ), (recording, ds)
 
 
 async def test_out_of_order_oids_end_the_column_with_a_problem(snmpsim, snmpsim_sanitized) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ def test_every_emitted_field_is_asserted(collected) -> None:  # type: ignore[no-
             for r in collected[name][ds].records:
                 emitted[ds] |= set(r.fields) | set(r.tags)
     claimed = covered_fields()
-    missing = {ds: sorted(f for f in emitted[ds] if f not in claimed.get(ds, set()))
-               for ds in DATASETS}
+    missing = {
+        ds: sorted(f for f in emitted[ds] if f not in claimed.get(ds, set())) for ds in DATASETS
+    }
     assert not any(missing.values()), f"emitted but never asserted: {missing}"
