@@ -19,6 +19,7 @@ import logging
 import time
 
 from applications.api import AppContext, Application, Batch, Item
+from bus.api import AsyncService
 from bus.factory import make_consumer
 from bus.records import RecordError, decode
 from bus.settings import BusSettings
@@ -27,7 +28,7 @@ from bus.topics import subscription_pattern
 log = logging.getLogger(__name__)
 
 
-class AppRunner:
+class AppRunner(AsyncService):
     def __init__(
         self, app: Application, bus: BusSettings, *, instance_id: str = "", max_records: int = 5000
     ) -> None:
@@ -58,13 +59,6 @@ class AppRunner:
             await self.app.stop()
         finally:
             await self.consumer.stop()
-
-    async def __aenter__(self) -> AppRunner:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def step(self, timeout_ms: int = 500) -> int:
         """Fetch, handle and commit one batch; returns the number of messages."""

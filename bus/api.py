@@ -39,6 +39,26 @@ class BusMessage:
     headers: tuple[tuple[str, bytes], ...] = field(default=())
 
 
+class AsyncService:
+    """``async with`` for a component with ``start``/``stop``: enters by starting,
+    leaves by stopping, whether or not the body raised."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
 class BusError(RuntimeError):
     """The bus could not do what was asked (broker down, topic missing, ...)."""
 

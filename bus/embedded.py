@@ -57,12 +57,10 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 
 import msgspec
 
-from bus.api import BusError, BusMessage
+from bus.api import AsyncService, BusError, BusMessage
 from bus.embedded_groups import TP, Subscription, assign, fair_quotas, regex
 from bus.embedded_store import ReadRow, Row, Store, Worker
 from bus.partitioner import partition_for
@@ -90,7 +88,7 @@ def _check_topic(topic: str) -> None:
         raise BusError(f"illegal topic name {topic!r}: letters, digits, '.', '_', '-' only")
 
 
-class EmbeddedProducer:
+class EmbeddedProducer(AsyncService):
     """Producer on the embedded bus; see the module docstring for its guarantees.
 
     ``send`` buffers; batches are written by a dedicated thread, one transaction
@@ -136,15 +134,6 @@ class EmbeddedProducer:
                 await asyncio.wait({self._retention})
             await self._worker.close()
             self._worker = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def _live(self) -> Worker:
         if self._worker is None:
@@ -291,7 +280,7 @@ def _retrieve(fut: asyncio.Future[None]) -> None:
         fut.exception()
 
 
-class EmbeddedConsumer:
+class EmbeddedConsumer(AsyncService):
     """Consumer on the embedded bus; see the module docstring for its guarantees.
 
     Every :meth:`getmany` re-reads the topic list and the group's live members
@@ -358,15 +347,6 @@ class EmbeddedConsumer:
             self._assignment = frozenset()
             self._positions.clear()
             self._uncommitted.clear()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assignment)

@@ -26,8 +26,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,7 +38,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from bus.api import BusError, BusMessage
+from bus.api import AsyncService, BusError, BusMessage
 from bus.secrets import SecretError
 from bus.settings import BusSettings, KafkaSettings
 
@@ -109,7 +108,7 @@ async def _start_bounded(make: Callable[[], Any], k: KafkaSettings, what: str) -
         await asyncio.sleep(0.5)
 
 
-class KafkaProducer:
+class KafkaProducer(AsyncService):
     """Publishes to Kafka; see the module docstring for its guarantees.
 
     ``send`` returns once the message is in aiokafka's batch buffer (it waits
@@ -162,15 +161,6 @@ class KafkaProducer:
                 await producer.stop()
             if admin is not None:
                 await admin.close()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def ensure_topic(self, topic: str) -> int:
         """Create ``topic`` (configured partitions and replication) unless it
@@ -301,7 +291,7 @@ class _Revocations(ConsumerRebalanceListener):
         pass
 
 
-class KafkaConsumer:
+class KafkaConsumer(AsyncService):
     """Reads Kafka topics (exact names or a regex) in a consumer group.
 
     Within a partition messages come in offset order.  ``group=None`` reads
@@ -365,15 +355,6 @@ class KafkaConsumer:
         self._uncommitted.clear()
         if consumer is not None:
             await consumer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def getmany(self, timeout_ms: int = 1000, max_records: int = 10_000) -> list[BusMessage]:
         """Up to ``max_records`` messages, in offset order within each partition

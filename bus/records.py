@@ -10,7 +10,7 @@ in one poll cycle.  Identity lives in ``tags`` (strings), values in ``fields``
 - ``schema_version``: int, :data:`SCHEMA_VERSION`; consumers reject newer majors.
 - ``network``: network name as configured (``configs/networks/<network>.yaml``).
 - ``device``: device id, unique within the network; also the Kafka message key.
-- ``profile``: the profile that produced the record (e.g. ``_if-mib``, ``cisco-ios``).
+- ``profile``: the profile that read the device (e.g. ``ios``, ``junos``; ``generic`` when none matched).
 - ``dataset``: ``system``, ``interfaces``, ... (see :mod:`bus.datasets`).
 - ``cycle_id``: ``<network>:<dataset>:<scheduled_unix_ms>``; equal for every
   record of one poll cycle, and the same string on its :class:`CycleComplete`.
@@ -27,7 +27,7 @@ in one poll cycle.  Identity lives in ``tags`` (strings), values in ``fields``
 Example payload::
 
     {"kind": "record", "schema_version": 1, "network": "lab-east",
-     "device": "core-1", "profile": "_if-mib", "dataset": "interfaces",
+     "device": "core-1", "profile": "ios", "dataset": "interfaces",
      "cycle_id": "lab-east:interfaces:1764028800000",
      "scheduled_unix_ms": 1764028800000, "request_unix_ms": 1764028800412,
      "response_unix_ms": 1764028800431, "device_uptime_ms": 7184757370,

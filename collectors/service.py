@@ -25,6 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bus.api import AsyncService
 from bus.records import CycleComplete
 from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, NetworkConfig
@@ -43,7 +44,7 @@ def tick_ms(schedule: DatasetSchedule, now_ms: int | None = None) -> int:
     return now_ms - now_ms % step
 
 
-class Collector:
+class Collector(AsyncService):
     """Polls ``networks`` into ``sink``; ``start``/``stop`` or ``async with``."""
 
     def __init__(
@@ -188,10 +189,3 @@ class Collector:
         if self._own_client and self._client is not None:
             self._client.close()
             self._client = None
-
-    async def __aenter__(self) -> Collector:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()

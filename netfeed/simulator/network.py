@@ -14,13 +14,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bus.api import AsyncService
 from netfeed.simulator.agent import SnmpAgent
 from netfeed.simulator.device import SimulatedDevice
 
 InventoryRow = tuple[str, str, int, str, str]  # (device_id, host, port, community, vendor)
 
 
-class SimulatedNetwork:
+class SimulatedNetwork(AsyncService):
     """A set of :class:`SimulatedDevice` served by :class:`SnmpAgent` on ``host``.
 
     ``kinds``, if given, assigns vendor kinds round-robin (device ``i`` gets
@@ -74,13 +75,6 @@ class SimulatedNetwork:
         for agent in self.agents:
             await agent.stop()
         self.running = False
-
-    async def __aenter__(self) -> SimulatedNetwork:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def device(self, device_id: str) -> SimulatedDevice:
         """The device with this id (KeyError if none)."""
