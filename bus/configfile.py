@@ -8,6 +8,7 @@ A missing file means all defaults.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,8 +63,22 @@ def load_section(path: Path, section: str, model: type[M]) -> M:
         ) from None
 
 
+def _joined(base: Path, path: Path) -> Path:
+    """``path`` taken relative to ``base`` (unchanged when absolute), normalised."""
+    return Path(os.path.normpath(base / path))
+
+
 def load_bus_settings(config_dir: Path) -> BusSettings:
     """Bus settings from ``<config_dir>/netfeed.yaml`` with environment overrides applied.
 
-    A relative embedded path is taken relative to the current directory."""
-    return load_section(config_dir / "netfeed.yaml", "bus", BusSettings).with_env()
+    A relative embedded path in the file is taken relative to ``config_dir``
+    (the same bus whatever the current directory); one from the environment
+    (``NETFEED_BUS_PATH``) relative to the current directory, as shells do."""
+    bus = load_section(config_dir / "netfeed.yaml", "bus", BusSettings)
+    return bus.model_copy(
+        update={
+            "embedded": bus.embedded.model_copy(
+                update={"path": _joined(config_dir, bus.embedded.path)}
+            )
+        }
+    ).with_env()

@@ -264,18 +264,28 @@ class InventoryFields(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DatasetModel(msgspec.Struct, frozen=True):
+    """One dataset: its tags and fields models, and how often a network polls
+    it unless its configuration says otherwise."""
+
     name: str
     tags: type[msgspec.Struct]
     fields: type[msgspec.Struct]
+    default_interval_s: float = 60.0
+
+    def tag_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in msgspec.structs.fields(self.tags))
+
+    def field_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in msgspec.structs.fields(self.fields))
 
 
 DATASETS: dict[str, DatasetModel] = {
-    "system": DatasetModel("system", SystemTags, SystemFields),
-    "interfaces": DatasetModel("interfaces", InterfaceTags, InterfaceFields),
-    "health": DatasetModel("health", HealthTags, HealthFields),
-    "sensors": DatasetModel("sensors", SensorTags, SensorFields),
-    "bgp": DatasetModel("bgp", BgpTags, BgpFields),
-    "inventory": DatasetModel("inventory", InventoryTags, InventoryFields),
+    "system": DatasetModel("system", SystemTags, SystemFields, 300),
+    "interfaces": DatasetModel("interfaces", InterfaceTags, InterfaceFields, 60),
+    "health": DatasetModel("health", HealthTags, HealthFields, 60),
+    "sensors": DatasetModel("sensors", SensorTags, SensorFields, 300),
+    "bgp": DatasetModel("bgp", BgpTags, BgpFields, 300),
+    "inventory": DatasetModel("inventory", InventoryTags, InventoryFields, 3600),
 }
 
 

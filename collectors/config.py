@@ -3,11 +3,14 @@
 Everything is validated when it loads, before any socket is opened; unknown
 keys are errors.  A device's settings are resolved in this order, later
 winning: built-in defaults < the file's ``defaults`` < each of the device's
-``groups`` in the order listed < the device's own settings.
+``groups`` in the order listed < the device's own settings.  Protocol options
+(``snmp:``, and every other installed driver's name) are layered the same
+way, key by key, and then checked by that driver's own model.
 
 Shape (every key optional unless marked)::
 
     network: lab-east                 # required; must match the file name
+    protocol: snmp                    # datasets' protocol unless a dataset says otherwise
     defaults: {snmp: {...}, tags: {...}}
     groups:
       core: {snmp: {...}, tags: {role: core}}
@@ -21,20 +24,19 @@ Shape (every key optional unless marked)::
       - {csv: ../inventory/lab-east.csv}
     datasets:
       system: {interval_s: 300}
-      interfaces: {interval_s: 60, cron: "*/1 * * * *"}
+      interfaces: {interval_s: 60, protocol: snmp}
     collection: {max_in_flight: 64, spread: 0.5,
                  backoff_after_failures: 3, backoff_max_cycles: 16}
 
-CSV inventories have a header row; ``id`` and ``host`` are required columns,
-``port`` and ``groups`` (``;``-separated) optional, and ``tag:<name>`` columns
-become tags.
+The datasets that exist, and their default intervals, are the record
+contract's (:mod:`bus.datasets`).  CSV inventories: see :mod:`collectors.inventory`.
 """
 
 from __future__ import annotations
 
-import csv
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -42,12 +44,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from bus.datasets import DATASETS as DATASET_MODELS
-from bus.secrets import SecretRef
+from collectors.registry import DEFAULT_PROTOCOL, DriverRegistry, load_drivers
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 _NET = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -58,92 +61,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-AuthProtocol = Literal["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"]
-PrivProtocol = Literal["DES", "AES", "AES-128", "AES-192", "AES-256", "AES-192-C", "AES-256-C"]
-SecurityLevel = Literal["noAuthNoPriv", "authNoPriv", "authPriv"]
-
-
-def _version_text(value: Any) -> Any:
-    """YAML reads ``version: 3`` as a number; take 1 and 3 as "1" and "3"."""
-    return str(value) if type(value) is int and value in (1, 3) else value
-
-
-class SnmpSettings(_Strict):
-    """Resolved SNMP settings of one device (every field has a default).
-
-    v1/v2c need ``community``.  v3 (USM) needs ``security_name``, and for
-    ``security_level`` ``authNoPriv`` also ``auth_protocol`` + ``auth_key``,
-    for ``authPriv`` (the default level) also ``priv_protocol`` + ``priv_key``.
-    Protocol names are net-snmp's: ``AES``/``AES-128``; ``AES-192``/``AES-256``
-    extend the key as Blumenthal's draft (net-snmp's default); ``AES-192-C``/
-    ``AES-256-C`` as Reeder's (Cisco and most vendors).  Settings the version
-    or level does not use are ignored, so a group may switch a device to
-    another version without unsetting what the defaults gave.
-    """
-
-    version: Literal["1", "2c", "3"] = "2c"
-    community: SecretRef | None = None
-    security_name: str | None = Field(None, min_length=1, max_length=32)
-    security_level: SecurityLevel = "authPriv"
-    auth_protocol: AuthProtocol | None = None
-    auth_key: SecretRef | None = None
-    priv_protocol: PrivProtocol | None = None
-    priv_key: SecretRef | None = None
-    context_name: str = Field("", max_length=32)
-    port: int = Field(161, ge=1, le=65535)
-    timeout_s: float = Field(2.0, gt=0, le=60)
-    retries: int = Field(1, ge=0, le=10)
-    max_repetitions: int = Field(20, ge=1, le=200)
-    device_deadline_s: float = Field(30.0, gt=0, le=600)
-
-    _version = field_validator("version", mode="before")(_version_text)
-
-    @model_validator(mode="after")
-    def _credentials(self) -> SnmpSettings:
-        if self.version != "3":
-            if self.community is None:
-                raise ValueError("community is required for SNMP v1/v2c (env:NAME or file:PATH)")
-            return self
-        lacking = [] if self.security_name else ["security_name"]
-        if self.security_level in ("authNoPriv", "authPriv"):
-            lacking += [k for k in ("auth_protocol", "auth_key") if getattr(self, k) is None]
-        if self.security_level == "authPriv":
-            lacking += [k for k in ("priv_protocol", "priv_key") if getattr(self, k) is None]
-        if lacking:
-            keys = any(k.endswith("_key") for k in lacking)
-            raise ValueError(
-                f"SNMP v3 at security_level {self.security_level} requires "
-                f"{', '.join(lacking)}{' (keys as env:NAME or file:PATH)' if keys else ''}"
-            )
-        return self
-
-
-class SnmpOverrides(_Strict):
-    """Partial SNMP settings, as written in defaults, groups and devices."""
-
-    version: Literal["1", "2c", "3"] | None = None
-    community: SecretRef | None = None
-    security_name: str | None = Field(None, min_length=1, max_length=32)
-    security_level: SecurityLevel | None = None
-    auth_protocol: AuthProtocol | None = None
-    auth_key: SecretRef | None = None
-    priv_protocol: PrivProtocol | None = None
-    priv_key: SecretRef | None = None
-    context_name: str | None = Field(None, max_length=32)
-    port: int | None = Field(None, ge=1, le=65535)
-    timeout_s: float | None = Field(None, gt=0, le=60)
-    retries: int | None = Field(None, ge=0, le=10)
-    max_repetitions: int | None = Field(None, ge=1, le=200)
-    device_deadline_s: float | None = Field(None, gt=0, le=600)
-
-    _version = field_validator("version", mode="before")(_version_text)
-
-
 Tags = dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], str]
 
 
 class GroupConfig(_Strict):
-    snmp: SnmpOverrides = SnmpOverrides()
+    """``defaults`` and each group: tags, plus one optional section per protocol
+    (added per installed driver by :func:`file_models`)."""
+
     tags: Tags = {}
 
 
@@ -151,7 +75,6 @@ class DeviceEntry(_Strict):
     id: Annotated[str, Field(pattern=_ID)]
     host: Annotated[str, Field(min_length=1)]
     groups: list[str] = []
-    snmp: SnmpOverrides = SnmpOverrides()
     tags: Tags = {}
     enabled: bool = True
 
@@ -164,6 +87,7 @@ class DatasetSchedule(_Strict):
     interval_s: float = Field(60.0, ge=1, le=86_400)
     cron: str | None = None
     enabled: bool = True
+    protocol: str | None = None  # None: the network's ``protocol``
 
     @model_validator(mode="after")
     def _cron_ok(self) -> DatasetSchedule:
@@ -180,6 +104,10 @@ class DatasetSchedule(_Strict):
 class CollectionSettings(_Strict):
     """How one network is polled.
 
+    ``max_in_flight``: devices of this network polled at once, all its
+    datasets together (the process-wide ``collector.max_in_flight`` bounds
+    every network together on top of it).  ``spread``: the share of each
+    interval over which device starts are spread.
     ``backoff_after_failures``: after this many failed polls in a row (failed
     or timed out) a device is skipped for 1, then 2, 4, 8, ... cycles (at most
     ``backoff_max_cycles``) between single retries; one success ends it.
@@ -192,21 +120,20 @@ class CollectionSettings(_Strict):
     backoff_max_cycles: int = Field(16, ge=1, le=10_000)
 
 
+def _default_schedules() -> dict[str, DatasetSchedule]:
+    return {n: DatasetSchedule(interval_s=m.default_interval_s) for n, m in DATASET_MODELS.items()}
+
+
 class NetworkFile(_Strict):
     network: Annotated[str, Field(pattern=_NET)]
     description: str = ""
+    protocol: str = DEFAULT_PROTOCOL
     defaults: GroupConfig = GroupConfig()
     groups: dict[str, GroupConfig] = {}
     devices: list[DeviceEntry] = []
     inventories: list[InventorySource] = []
-    datasets: dict[str, DatasetSchedule] = {
-        "system": DatasetSchedule(interval_s=300),
-        "interfaces": DatasetSchedule(interval_s=60),
-        "health": DatasetSchedule(interval_s=60),
-        "sensors": DatasetSchedule(interval_s=300),
-        "bgp": DatasetSchedule(interval_s=300),
-        "inventory": DatasetSchedule(interval_s=3600),
-    }
+    datasets: dict[str, DatasetSchedule] = Field(default_factory=_default_schedules)
+    collection: CollectionSettings = CollectionSettings()
 
     @field_validator("datasets")
     @classmethod
@@ -218,21 +145,41 @@ class NetworkFile(_Strict):
             )
         return v
 
-    collection: CollectionSettings = CollectionSettings()
+
+@lru_cache(maxsize=8)
+def file_models(
+    registry: DriverRegistry,
+) -> tuple[type[GroupConfig], type[DeviceEntry], type[NetworkFile]]:
+    """The network file's models with one optional section per installed driver."""
+    extra: dict[str, Any] = {
+        name: (registry.get(name).Overrides | None, None) for name in registry.names()
+    }
+    group = create_model("GroupConfig", __base__=GroupConfig, **extra)
+    device = create_model("DeviceEntry", __base__=DeviceEntry, **extra)
+    netfile = create_model(
+        "NetworkFile",
+        __base__=NetworkFile,
+        defaults=(group, group()),
+        groups=(dict[str, group], {}),  # type: ignore[valid-type]
+        devices=(list[device], []),  # type: ignore[valid-type]
+    )
+    return group, device, netfile
 
 
 class Device(_Strict):
-    """One device with every setting resolved."""
+    """One device with every setting resolved: ``options[protocol]`` is the
+    driver's ``Options`` model for each protocol the device is read with."""
 
     network: str
     id: str
     host: str
-    snmp: SnmpSettings
     tags: dict[str, str] = {}
+    options: dict[str, Any] = {}
 
 
 class NetworkConfig(_Strict):
-    """A network ready to collect: resolved devices plus schedules."""
+    """A network ready to collect: resolved devices plus schedules (each with
+    its ``protocol`` set)."""
 
     network: str
     source: Path
@@ -279,62 +226,42 @@ def _errors(where: str, exc: ValidationError, data: Any) -> list[str]:
     return [f"{where}: {_fmt_loc(tuple(e['loc']), data)}: {e['msg']}" for e in exc.errors()]
 
 
-def _merge(*layers: SnmpOverrides) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _resolve_device(
+    spec: Any, entry: Any, protocols: set[str], registry: DriverRegistry, label: str
+) -> tuple[Device | None, list[str]]:
+    layers = [spec.defaults] + [spec.groups[g] for g in entry.groups] + [entry]
+    tags: dict[str, str] = {}
     for layer in layers:
-        out.update(layer.model_dump(exclude_none=True))
-    return out
-
-
-def _read_csv(path: Path, where: str) -> tuple[list[DeviceEntry], list[str]]:
-    entries: list[DeviceEntry] = []
+        tags.update(layer.tags)
+    given = {p for p in registry.names() for layer in layers if getattr(layer, p, None)}
+    options: dict[str, Any] = {}
     problems: list[str] = []
-    try:
-        handle = path.open(newline="")
-    except OSError as exc:
-        return [], [f"{where}: inventories: cannot read {path}: {exc.strerror}"]
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = {"id", "host"} - set(header)
-        if missing:
-            return [], [f"{path}: header lacks column(s) {', '.join(sorted(missing))}"]
-        unknown = [
-            h
-            for h in header
-            if h not in ("id", "host", "port", "groups", "community") and not h.startswith("tag:")
-        ]
-        if unknown:
-            return [], [f"{path}: unknown column(s) {', '.join(unknown)}"]
-        for lineno, row in enumerate(reader, start=2):
-            raw: dict[str, Any] = {"id": row.get("id") or "", "host": row.get("host") or ""}
-            snmp: dict[str, Any] = {}
-            if row.get("port"):
-                snmp["port"] = row["port"]
-            if row.get("community"):
-                snmp["community"] = row["community"]
-            if snmp:
-                raw["snmp"] = snmp
-            if row.get("groups"):
-                raw["groups"] = [g for g in row["groups"].split(";") if g]
-            tags = {h[4:]: v for h, v in row.items() if h and h.startswith("tag:") and v}
-            if tags:
-                raw["tags"] = tags
-            try:
-                entries.append(DeviceEntry.model_validate(raw))
-            except ValidationError as exc:
-                label = f"{path}:{lineno} (device {raw['id']!r})"
-                problems += [
-                    f"{label}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                ]
-    return entries, problems
+    for proto in sorted(protocols | given):
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            part = getattr(layer, proto, None)
+            if part is not None:
+                merged.update(part.model_dump(exclude_none=True))
+        try:
+            options[proto] = registry.get(proto).Options.model_validate(merged)
+        except ValidationError as exc:
+            problems += [
+                f"{label}: {proto}: {e['msg'].removeprefix('Value error, ')}"
+                if not e["loc"]
+                else f"{label}: {proto}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
+    if problems:
+        return None, problems
+    return Device(
+        network=spec.network, id=entry.id, host=entry.host, tags=tags, options=options
+    ), []
 
 
-def load_network(path: Path) -> NetworkConfig:
-    """Load and resolve one network file; raise :class:`ConfigError` listing every problem."""
+def _read_yaml(path: Path) -> Any:
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except OSError as exc:
         raise ConfigError([f"{where}: cannot read: {exc.strerror}"]) from None
     except yaml.YAMLError as exc:
@@ -343,10 +270,20 @@ def load_network(path: Path) -> NetworkConfig:
         raise ConfigError(
             [f"{where}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]
         ) from None
+
+
+def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkConfig:
+    """Load and resolve one network file; raise :class:`ConfigError` listing every problem."""
+    from collectors.inventory import read_csv
+
+    registry = registry or load_drivers()
+    where = str(path)
+    data = _read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError([f"{where}: top level must be a mapping with at least 'network'"])
+    _group, device_model, netfile = file_models(registry)
     try:
-        spec = NetworkFile.model_validate(data)
+        spec: Any = netfile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_errors(where, exc, data)) from None
 
@@ -355,57 +292,51 @@ def load_network(path: Path) -> NetworkConfig:
         problems.append(
             f"{where}: network: {spec.network!r} must match the file name {path.stem!r}"
         )
+    datasets: dict[str, DatasetSchedule] = {}
+    for ds, sched in spec.datasets.items():
+        proto = sched.protocol or spec.protocol
+        if proto not in registry:
+            key = f"datasets.{ds}.protocol" if sched.protocol else "protocol"
+            problems.append(
+                f"{where}: {key}: unknown protocol {proto!r}; installed: "
+                f"{', '.join(registry.names()) or 'none'}"
+            )
+        elif sched.enabled:
+            datasets[ds] = sched.model_copy(update={"protocol": proto})
+    protocols = {s.protocol for s in datasets.values() if s.protocol}
+
     entries = list(spec.devices)
     for inv in spec.inventories:
         csv_path = inv.csv if inv.csv.is_absolute() else path.parent / inv.csv
-        more, errs = _read_csv(csv_path, where)
+        more, errs = read_csv(csv_path, where, device_model, registry)
         entries += more
         problems += errs
 
     devices: list[Device] = []
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for entry in entries:
         label = f"{where}: device {entry.id!r}"
         if entry.id in seen:
             problems.append(f"{label}: id: duplicate device id")
             continue
-        seen[entry.id] = 1
+        seen.add(entry.id)
         unknown = [g for g in entry.groups if g not in spec.groups]
         if unknown:
             problems.append(f"{label}: groups: unknown group(s) {', '.join(unknown)}")
             continue
         if not entry.enabled:
             continue
-        layers = [spec.defaults] + [spec.groups[g] for g in entry.groups]
-        snmp = _merge(*(layer.snmp for layer in layers), entry.snmp)
-        tags: dict[str, str] = {}
-        for layer in layers:
-            tags.update(layer.tags)
-        tags.update(entry.tags)
-        try:
-            devices.append(
-                Device(
-                    network=spec.network,
-                    id=entry.id,
-                    host=entry.host,
-                    snmp=SnmpSettings.model_validate(snmp),
-                    tags=tags,
-                )
-            )
-        except ValidationError as exc:
-            problems += [
-                f"{label}: snmp: {e['msg'].removeprefix('Value error, ')}"
-                if not e["loc"]
-                else f"{label}: snmp.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                for e in exc.errors()
-            ]
+        device, errs = _resolve_device(spec, entry, protocols, registry, label)
+        problems += errs
+        if device is not None:
+            devices.append(device)
     if problems:
         raise ConfigError(problems)
     return NetworkConfig(
         network=spec.network,
         source=path,
         devices=devices,
-        datasets={k: v for k, v in spec.datasets.items() if v.enabled},
+        datasets=datasets,
         collection=spec.collection,
     )
 
@@ -414,7 +345,9 @@ def network_files(config_dir: Path) -> list[Path]:
     return sorted((config_dir / "networks").glob("*.yaml"))
 
 
-def load_networks(config_dir: Path, only: list[str] | None = None) -> list[NetworkConfig]:
+def load_networks(
+    config_dir: Path, only: list[str] | None = None, registry: DriverRegistry | None = None
+) -> list[NetworkConfig]:
     """Load every ``networks/*.yaml`` (or those named in ``only``); all problems at once."""
     problems: list[str] = []
     nets: list[NetworkConfig] = []
@@ -431,7 +364,7 @@ def load_networks(config_dir: Path, only: list[str] | None = None) -> list[Netwo
         if only and path.stem not in only:
             continue
         try:
-            nets.append(load_network(path))
+            nets.append(load_network(path, registry))
         except ConfigError as exc:
             problems += exc.problems
     if problems:

@@ -2,12 +2,14 @@
 
 Guarantees:
 
-- at most ``max_in_flight`` devices are polled at once (per process, shared
-  by all cycles through the semaphore passed in);
+- at most as many devices are polled at once as every limit passed in allows
+  (the network's semaphore, shared by its datasets, then the process's,
+  shared by every network: limits nest);
 - device start times are spread over ``spread_s`` by a stable hash of the
   device id, so 2,000 devices do not all send at the same instant and each
   device is polled at about the same offset every cycle;
 - a dead or slow device costs only its own deadline: it never delays others;
+  a driver that raises (a bug) fails that device only, with the reason;
 - with a :class:`~collectors.backoff.Backoff`, a device that failed repeatedly
   is skipped for a growing number of cycles (counted in ``devices_skipped``,
   its reason in ``failures``) and polled again on its own;
@@ -19,6 +21,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
@@ -28,9 +31,7 @@ from typing import Protocol
 from bus.records import CycleComplete, Record, cycle_id
 from collectors.backoff import Backoff
 from collectors.config import Device
-from collectors.poll import PollOutcome, poll_device
-from collectors.profiles import ProfileSet
-from collectors.snmp.base import SnmpClient
+from collectors.driver import Driver, PollOutcome
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,26 @@ def start_offset_s(device_id: str, spread_s: float) -> float:
     return spread_s * (zlib.crc32(device_id.encode()) / 0xFFFFFFFF)
 
 
+async def _poll(
+    driver: Driver, device: Device, dataset: str, scheduled_unix_ms: int, cid: str
+) -> PollOutcome:
+    try:
+        return await driver.poll(device, dataset, scheduled_unix_ms, cid)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a driver bug must cost this device, not the cycle
+        log.exception("%s: %s driver failed on %s", cid, driver.name, device.id)
+        return PollOutcome(device.id, "failed", error=f"{type(exc).__name__}: {exc}")
+
+
 async def run_cycle(
     *,
     network: str,
     dataset: str,
     devices: Sequence[Device],
-    client: SnmpClient,
-    profiles: ProfileSet,
+    driver: Driver,
     sink: Sink,
-    semaphore: asyncio.Semaphore,
+    limits: Sequence[asyncio.Semaphore],
     scheduled_unix_ms: int,
     spread_s: float = 0.0,
     collector: str = "",
@@ -76,8 +88,10 @@ async def run_cycle(
         delay = start_offset_s(device.id, spread_s) - (time.monotonic() - t0)
         if delay > 0:
             await asyncio.sleep(delay)
-        async with semaphore:
-            out = await poll_device(client, profiles, device, dataset, scheduled_unix_ms, cid)
+        async with contextlib.AsyncExitStack() as held:
+            for limit in limits:  # outermost (network) first: no process slot held waiting
+                await held.enter_async_context(limit)
+            out = await _poll(driver, device, dataset, scheduled_unix_ms, cid)
         outcomes.append(out)
         if backoff is not None:
             skip = backoff.record(device.id, out.status == "ok")

@@ -10,7 +10,12 @@ Scheduling (apscheduler, one job per network and dataset):
   :attr:`Collector.overruns` and logged;
 - ticks missed while the process was busy are coalesced into one;
 - each job keeps a :class:`~collectors.backoff.Backoff` across its cycles, so
-  devices that keep failing are polled less often (see that module).
+  devices that keep failing are polled less often (see that module);
+- concurrency limits nest: a network's ``collection.max_in_flight`` is one
+  semaphore shared by all its datasets, inside the process-wide
+  ``collector.max_in_flight`` shared by every network;
+- each dataset is polled by the driver its schedule names; the collector
+  starts the drivers it is given and stops them when it stops.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
@@ -30,9 +36,9 @@ from bus.records import CycleComplete
 from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, NetworkConfig
 from collectors.cycle import Sink, run_cycle
-from collectors.profiles import ProfileSet
+from collectors.driver import Driver
+from collectors.registry import DEFAULT_PROTOCOL
 from collectors.settings import CollectorSettings
-from collectors.snmp.base import SnmpClient
 
 log = logging.getLogger(__name__)
 
@@ -52,44 +58,54 @@ class Collector(AsyncService):
         networks: list[NetworkConfig],
         settings: CollectorSettings,
         sink: Sink,
-        profiles: ProfileSet,
-        client: SnmpClient | None = None,
+        drivers: Mapping[str, Driver],
+        on_cycle: Callable[[CycleComplete], None] | None = None,
     ) -> None:
         self.networks = {n.network: n for n in networks}
         self.settings = settings
         self.sink = sink
-        self.profiles = profiles
-        self._client = client
-        self._own_client = client is None
+        self.drivers = dict(drivers)
+        self.on_cycle = on_cycle
+        missing = sorted(
+            {s.protocol or DEFAULT_PROTOCOL for n in networks for s in n.datasets.values()}
+            - set(self.drivers)
+        )
+        if missing:
+            raise ValueError(f"no driver given for protocol(s) {', '.join(missing)}")
         self._semaphore = asyncio.Semaphore(settings.max_in_flight)
+        self._net_limits: dict[str, asyncio.Semaphore] = {}
+        self._drivers_started = False
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[CycleComplete]] = set()
         self.overruns: dict[str, int] = {}
         self.last: dict[str, CycleComplete] = {}
         self.backoff: dict[str, Backoff] = {}  # "<network>.<dataset>" -> its state
 
-    @property
-    def client(self) -> SnmpClient:
-        if self._client is None:
-            from collectors.snmp.factory import RoutingClient, make_client
-
-            engine, rcvbuf = self.settings.snmp_engine, self.settings.udp_rcvbuf_bytes
-            client = make_client(engine, rcvbuf)
-            # the fast client speaks v1/v2c: SNMPv3 targets go to pysnmp
-            self._client = RoutingClient(client, rcvbuf) if engine == "fast" else client
-        return self._client
+    async def _start_drivers(self) -> None:
+        if not self._drivers_started:
+            self._drivers_started = True
+            for d in self.drivers.values():
+                await d.start()
 
     async def cycle(
-        self, network: str, dataset: str, scheduled_unix_ms: int | None = None
+        self,
+        network: str,
+        dataset: str,
+        scheduled_unix_ms: int | None = None,
+        *,
+        spread: float | None = None,
     ) -> CycleComplete:
-        """Run one cycle now; returns its marker (also published)."""
+        """Run one cycle now; returns its marker (also published).  ``spread``
+        overrides the network's ``collection.spread`` for this cycle only."""
+        await self._start_drivers()
         net = self.networks[network]
         sched = net.datasets[dataset]
         tick = tick_ms(sched) if scheduled_unix_ms is None else scheduled_unix_ms
-        spread = net.collection.spread * (60.0 if sched.cron else sched.interval_s)
-        sem = self._semaphore
-        if net.collection.max_in_flight < self.settings.max_in_flight:
-            sem = asyncio.Semaphore(net.collection.max_in_flight)
+        share = net.collection.spread if spread is None else spread
+        spread_s = share * (60.0 if sched.cron else sched.interval_s)
+        net_limit = self._net_limits.get(network)
+        if net_limit is None:
+            net_limit = self._net_limits[network] = asyncio.Semaphore(net.collection.max_in_flight)
         backoff = self.backoff.get(f"{network}.{dataset}")
         if backoff is None:
             backoff = self.backoff[f"{network}.{dataset}"] = Backoff.from_settings(net.collection)
@@ -98,12 +114,11 @@ class Collector(AsyncService):
                 network=network,
                 dataset=dataset,
                 devices=net.devices,
-                client=self.client,
-                profiles=self.profiles,
+                driver=self.drivers[sched.protocol or DEFAULT_PROTOCOL],
                 sink=self.sink,
-                semaphore=sem,
+                limits=(net_limit, self._semaphore),
                 scheduled_unix_ms=tick,
-                spread_s=spread,
+                spread_s=spread_s,
                 collector=self.settings.instance_id,
                 backoff=backoff,
             )
@@ -114,6 +129,8 @@ class Collector(AsyncService):
         finally:
             self._running.discard(task)
         self.last[f"{network}.{dataset}"] = marker
+        if self.on_cycle is not None:
+            self.on_cycle(marker)
         return marker
 
     async def run_once(
@@ -126,12 +143,8 @@ class Collector(AsyncService):
                 if datasets is None or ds in datasets:
                     jobs.append((net.network, ds))
         now = time.time_ns() // 1_000_000
-        if not spread:
-            for net in self.networks.values():
-                self.networks[net.network] = net.model_copy(
-                    update={"collection": net.collection.model_copy(update={"spread": 0.0})}
-                )
-        return list(await asyncio.gather(*(self.cycle(n, d, now) for n, d in jobs)))
+        over = None if spread else 0.0  # for these cycles only: later ones keep their spread
+        return list(await asyncio.gather(*(self.cycle(n, d, now, spread=over) for n, d in jobs)))
 
     async def _scheduled(self, network: str, dataset: str) -> None:
         try:
@@ -151,6 +164,7 @@ class Collector(AsyncService):
         )
 
     async def start(self) -> None:
+        await self._start_drivers()
         sched = AsyncIOScheduler(timezone=UTC)
         sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         for net in self.networks.values():
@@ -186,6 +200,7 @@ class Collector(AsyncService):
             _done, pending = await asyncio.wait(set(self._running), timeout=grace_s)
             for t in pending:
                 t.cancel()
-        if self._own_client and self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._drivers_started:
+            self._drivers_started = False
+            for d in self.drivers.values():
+                await d.stop()

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class CollectorSettings(BaseModel):
+    """``instance_id``: names this collector on its cycle markers.
+    ``profiles_dir``: site profiles, relative to the configuration folder.
+    ``max_in_flight``: devices polled at once by this process, all networks
+    and datasets together (each network's ``collection.max_in_flight`` nests
+    inside it).  ``drivers``: each protocol driver's own settings, by protocol
+    name, checked by that driver's ``Settings`` model when the config loads."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     instance_id: str = Field(default_factory=socket.gethostname)
-    profiles_dir: Path = Path("configs/profiles")
-    udp_rcvbuf_bytes: int = Field(8 << 20, ge=65536)
+    profiles_dir: Path = Path("profiles")
     max_in_flight: int = Field(256, ge=1, le=10_000)
-    publish_records: bool = True
-    # "fast": collectors.snmp.fast_client for v1/v2c (pysnmp still does SNMPv3);
-    # "pysnmp": the reference pysnmp client for everything.
-    snmp_engine: Literal["fast", "pysnmp"] = "fast"
+    drivers: dict[str, dict[str, Any]] = {}

@@ -15,23 +15,26 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 from pathlib import Path
 
-from applications.runner import AppRunner
-from applications.utilisation import InterfaceUtilisation
-from applications.utilisation.app import UtilisationSettings
 from bus.factory import make_producer
 from bus.records import CycleComplete
-from bus.settings import BusSettings, EmbeddedSettings
-from collectors.config import load_networks
-from collectors.profiles import ProfileSet
 from collectors.publish import Publisher
-from collectors.service import Collector
-from collectors.settings import CollectorSettings
 from netfeed.simulator.network import SimulatedNetwork
+from netfeed.system import cycle_line, load_system
 
 COMMUNITY_ENV = "NETFEED_DEMO_COMMUNITY"
+SETTINGS_YAML = """\
+# Written by `netfeed demo`.
+bus:
+  backend: embedded
+  embedded: {{path: ../bus.sqlite3, partitions: 4}}
+collector:
+  instance_id: demo
+  profiles_dir: {profiles}
+applications:
+  interface-utilisation: {{networks: ["lab-*"], top_n: 5, output: ../interface-utilisation.csv}}
+"""
 NETWORK_YAML = """\
 # Written by `netfeed demo`: the simulated network {name}.
 network: {name}
@@ -53,18 +56,21 @@ class _ProgressSink(Publisher):
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         marker = await super().complete_cycle(marker)
-        print(
-            f"[collector] {marker.network:<9} {marker.dataset:<10} cycle done: "
-            f"{marker.devices_ok}/{marker.devices_planned} devices ok, {marker.records} records, "
-            f"{marker.duration_ms} ms",
-            flush=True,
-        )
+        print(f"[collector] {cycle_line(marker)}", flush=True)
         return marker
 
 
-def write_config(workdir: Path, nets: list[SimulatedNetwork], interval: float) -> Path:
+def write_config(
+    workdir: Path, nets: list[SimulatedNetwork], interval: float, site_profiles: Path
+) -> Path:
+    """A configuration folder for the simulated networks; the bus file and the
+    report land beside it in ``workdir``.  ``site_profiles``: the operator's
+    profile folder (used where it exists)."""
     cfg = workdir / "configs"
     (cfg / "networks").mkdir(parents=True, exist_ok=True)
+    (cfg / "netfeed.yaml").write_text(
+        SETTINGS_YAML.format(profiles=str(site_profiles.resolve()))
+    )
     for net in nets:
         net.write_inventory_csv(cfg / "networks" / f"{net.name}.csv")
         (cfg / "networks" / f"{net.name}.yaml").write_text(
@@ -93,9 +99,6 @@ async def run_demo(args: argparse.Namespace) -> int:
             n_interfaces=args.interfaces,
         ),
     ]
-    bus = BusSettings(embedded=EmbeddedSettings(path=workdir / "bus.sqlite3", partitions=4))
-    report = workdir / "interface-utilisation.csv"
-    app = InterfaceUtilisation(UtilisationSettings(networks=["lab-*"], top_n=5, output=report))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -105,8 +108,13 @@ async def run_demo(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         for net in nets:
             await stack.enter_async_context(net)
-        cfg = write_config(workdir, nets, args.interval)  # after start: ports are bound
-        networks = load_networks(cfg)  # the same validation as `netfeed validate`
+        # after start: ports are bound.  Loaded as `netfeed collect` loads any config.
+        cfg = write_config(workdir, nets, args.interval, args.config / "profiles")
+        system = load_system(cfg)
+        bus = system.bus
+        app_runner = system.make_app_runner("interface-utilisation", instance_id="demo-app")
+        app = app_runner.app
+        report = app.cfg.output  # type: ignore[attr-defined]
         ports = sorted(p for n in nets for (_i, _h, p, _c, _v) in n.inventory_rows())
         print(
             f"netfeed demo: {len(nets)} simulated networks x {args.devices} devices x "
@@ -120,20 +128,15 @@ async def run_demo(args: argparse.Namespace) -> int:
             flush=True,
         )
         producer = await stack.enter_async_context(make_producer(bus, client_id="demo-collector"))
-        collector = Collector(
-            networks,
-            CollectorSettings(instance_id="demo"),
-            _ProgressSink(producer, bus.topic_prefix),
-            ProfileSet(),
-        )
+        collector = system.make_collector(_ProgressSink(producer, bus.topic_prefix))
         await stack.enter_async_context(collector)
-        runner = await stack.enter_async_context(AppRunner(app, bus, instance_id="demo-app"))
+        runner = await stack.enter_async_context(app_runner)
         app_task = asyncio.create_task(runner.run(stop=stop))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.duration)
         stop.set()
         await app_task
-    reports = len(app.reports)
+    reports = len(app.reports)  # type: ignore[attr-defined]
     print(
         f"netfeed demo: done; {runner.handled} messages handled by interface-utilisation, "
         f"{reports} reports; CSV at {report}",
@@ -141,8 +144,3 @@ async def run_demo(args: argparse.Namespace) -> int:
     )
     return 0 if reports or (args.duration or 0) < 2 * args.interval else 1
 
-
-if __name__ == "__main__":
-    from netfeed.cli import main
-
-    sys.exit(main(["demo", *sys.argv[1:]]))

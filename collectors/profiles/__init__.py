@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bus.datasets import DATASETS
 from collectors.profiles.compiled import CompiledDataset, compile_dataset
 from collectors.profiles.schema import (
     DatasetSpec,
@@ -113,6 +114,34 @@ def _merge_dataset(base: DatasetSpec | None, top: DatasetSpec) -> DatasetSpec:
     return DatasetSpec(scalars=scalars, tables=tables)
 
 
+def contract_problems(path: Path, spec: ProfileFile) -> list[str]:
+    """Datasets, tags and fields a profile would publish that the record contract
+    (:mod:`bus.datasets`) does not have; each names the file and the key.
+    Working fields (``_name``) are never published and not checked."""
+    problems: list[str] = []
+    for ds, dspec in spec.datasets.items():
+        model = DATASETS.get(ds)
+        if model is None:
+            problems.append(
+                f"{path}: datasets.{ds}: unknown dataset {ds!r}; known: {', '.join(DATASETS)}"
+            )
+            continue
+        parts = [("scalars", dspec.scalars)] if dspec.scalars is not None else []
+        parts += [(f"tables.{t}", tspec) for t, tspec in dspec.tables.items()]
+        for where, part in parts:
+            for kind, names, known in (
+                ("tags", part.tags, model.tag_names()),
+                ("fields", part.fields, model.field_names()),
+            ):
+                for name in names:
+                    if not name.startswith("_") and name not in known:
+                        problems.append(
+                            f"{path}: datasets.{ds}.{where}.{kind}.{name}: not a {kind[:-1]} "
+                            f"of dataset {ds!r} (bus/datasets.py has: {', '.join(sorted(known))})"
+                        )
+    return problems
+
+
 class ProfileSet:
     """Every profile found in the given folders, resolved and ready to match."""
 
@@ -143,6 +172,7 @@ class ProfileSet:
                 except ProfileError as exc:
                     problems += exc.problems
                     continue
+                problems += contract_problems(path, spec)
                 if spec.name != path.stem:
                     problems.append(
                         f"{path}: name: {spec.name!r} must equal the file name {path.stem!r}"

@@ -4,6 +4,11 @@
 and GET scalars) into ``(tags, fields, bad)`` per record, where ``bad``
 names fields whose value had the wrong type (left out, never guessed).
 Working fields (``_name``) are computed but not returned.
+
+Nothing here is SNMP's: a "column" is any source key (an OID today, an XML
+path for NETCONF) mapped to values per row index, and the field pipeline
+(types, scale, enums, ``expr``, ``absent``, ``where``, joins) is the same
+whichever protocol filled it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.profiles.schema import Condition, DatasetSpec, FieldSpec, IndexSpec, TableSpec
-from collectors.snmp.base import Value
+from collectors.values import Value
 
 FieldValue = int | float | str | bool | None
 Row = tuple[dict[str, str], dict[str, FieldValue], list[str]]

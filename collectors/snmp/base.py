@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-Value = int | bytes | str
+from collectors.values import Value
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,16 @@ from collectors.config import (
     DatasetSchedule,
     Device,
     NetworkConfig,
-    SnmpSettings,
 )
 from collectors.cycle import run_cycle
 from collectors.profiles import ProfileSet
 from collectors.service import Collector
 from collectors.settings import CollectorSettings
+from collectors.snmp.options import SnmpSettings
 from collectors.snmp.pysnmp_client import PysnmpClient
 from netfeed.simulator.network import SimulatedNetwork
 from tests.collectors.test_cycle import ListSink, devices
-from tests.support.fake_snmp import FakeClient, device_data
+from tests.support.fake_snmp import FakeClient, device_data, snmp_driver
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +109,9 @@ async def test_cycles_skip_a_dead_device_and_take_it_back_when_it_answers(
             network="n",
             dataset="interfaces",
             devices=devs,
-            client=client,
-            profiles=profiles,
+            driver=snmp_driver(client, profiles),
             sink=sink,
-            semaphore=asyncio.Semaphore(8),
+            limits=[asyncio.Semaphore(8)],
             scheduled_unix_ms=n * 60_000,
             backoff=backoff,
         )
@@ -148,10 +147,9 @@ async def test_without_backoff_every_device_is_polled_every_cycle(profiles: Prof
             network="n",
             dataset="system",
             devices=devs,
-            client=client,
-            profiles=profiles,
+            driver=snmp_driver(client, profiles),
             sink=ListSink(),
-            semaphore=asyncio.Semaphore(8),
+            limits=[asyncio.Semaphore(8)],
             scheduled_unix_ms=n,
         )
         assert (m.devices_timed_out, m.devices_skipped) == (1, 0)
@@ -174,7 +172,9 @@ async def test_collector_keeps_backoff_per_job_from_the_network_settings(
     client = FakeClient({"d0": device_data(1)})
     sink = ListSink()
     net = network(devs, backoff_after_failures=1, backoff_max_cycles=2)
-    coll = Collector([net], CollectorSettings(instance_id="t"), sink, profiles, client=client)
+    coll = Collector(
+        [net], CollectorSettings(instance_id="t"), sink, {"snmp": snmp_driver(client, profiles)}
+    )
     markers = [await coll.cycle("n", "system", n * 60_000) for n in range(7)]
     assert [m.devices_skipped for m in markers] == [0, 1, 0, 1, 1, 0, 1]
     assert coll.backoff["n.system"].failures("d1") == 3
@@ -190,12 +190,14 @@ async def test_simulated_device_goes_silent_backs_off_and_comes_back(profiles: P
                 network="bk",
                 id=i,
                 host=sim.host,
-                snmp=SnmpSettings(
-                    community="env:X",  # "public", set by tests/collectors/conftest.py
-                    port=sim.port(i),
-                    timeout_s=0.3,
-                    retries=0,
-                ),
+                options={
+                    "snmp": SnmpSettings(
+                        community="env:X",  # "public", set by tests/collectors/conftest.py
+                        port=sim.port(i),
+                        timeout_s=0.3,
+                        retries=0,
+                    )
+                },
             )
             for i in ids
         ]
@@ -204,7 +206,9 @@ async def test_simulated_device_goes_silent_backs_off_and_comes_back(profiles: P
         )
         client = PysnmpClient()
         sink = ListSink()
-        coll = Collector([net], CollectorSettings(instance_id="t"), sink, profiles, client=client)
+        coll = Collector(
+            [net], CollectorSettings(instance_id="t"), sink, {"snmp": snmp_driver(client, profiles)}
+        )
         try:
             silent = ids[1]
             sim.set_fault(silent, "silent")

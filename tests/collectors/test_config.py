@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from collectors.config import ConfigError, Device, load_network, load_networks
-from collectors.poll import target_of
 from collectors.snmp.base import SnmpError
+from collectors.snmp.poll import target_of
 
 GOOD = """\
 network: {name}
@@ -44,20 +44,24 @@ def test_inheritance_defaults_groups_device(tmp_path: Path) -> None:
     d = {x.id: x for x in net.devices}
     assert set(d) == {"r1", "r2", "c1", "c2"}
     # groups in order, later wins; device wins over groups
-    assert d["r1"].snmp.timeout_s == 9 and d["r1"].snmp.retries == 3 and d["r1"].snmp.port == 1161
+    assert (
+        d["r1"].options["snmp"].timeout_s == 9
+        and d["r1"].options["snmp"].retries == 3
+        and d["r1"].options["snmp"].port == 1161
+    )
     assert d["r1"].tags == {"site": "east", "role": "core"}
     assert (
-        d["r2"].snmp.timeout_s == 2
-        and d["r2"].snmp.port == 161
+        d["r2"].options["snmp"].timeout_s == 2
+        and d["r2"].options["snmp"].port == 161
         and d["r2"].tags == {"site": "west"}
     )
-    assert d["c1"].snmp.port == 2161 and d["c1"].tags == {
+    assert d["c1"].options["snmp"].port == 2161 and d["c1"].tags == {
         "site": "east",
         "role": "core",
         "rack": "r9",
     }
-    assert d["c2"].snmp.port == 161
-    assert str(d["r1"].snmp.community) == "env:NF_TEST_COMMUNITY"
+    assert d["c2"].options["snmp"].port == 161
+    assert str(d["r1"].options["snmp"].community) == "env:NF_TEST_COMMUNITY"
     assert net.datasets["interfaces"].interval_s == 30 and net.datasets["system"].cron
 
 
@@ -300,13 +304,16 @@ def _v3_network(tmp_path: Path) -> dict[str, Device]:
 
 def test_v3_settings_inherit_and_versions_mix(tmp_path: Path) -> None:
     d = _v3_network(tmp_path)
-    v3 = d["v3"].snmp
+    v3 = d["v3"].options["snmp"]
     assert (v3.version, v3.security_name, v3.security_level) == ("3", "netfeed", "authPriv")
     assert (v3.auth_protocol, v3.priv_protocol, v3.context_name) == ("SHA-512", "AES", "")
     assert str(v3.auth_key) == "env:NF_TEST_AUTH"  # a reference, never the value
-    assert d["old"].snmp.version == "2c"  # v3 settings from defaults are simply unused
-    assert d["mon"].snmp.security_level == "authNoPriv" and d["mon"].snmp.context_name == "vrf-a"
-    assert d["open"].snmp.security_level == "noAuthNoPriv"
+    assert d["old"].options["snmp"].version == "2c"  # v3 settings from defaults are simply unused
+    assert (
+        d["mon"].options["snmp"].security_level == "authNoPriv"
+        and d["mon"].options["snmp"].context_name == "vrf-a"
+    )
+    assert d["open"].options["snmp"].security_level == "noAuthNoPriv"
 
 
 def test_v3_target_reveals_only_what_the_level_uses(
@@ -352,3 +359,46 @@ def test_collection_backoff_defaults_and_overrides(tmp_path: Path) -> None:
     text = TEXT + "collection: {backoff_after_failures: 0, backoff_max_cycles: 64}\n"
     net = load_network(write(tmp_path, text))
     assert (net.collection.backoff_after_failures, net.collection.backoff_max_cycles) == (0, 64)
+
+
+LAYERED = """\
+network: lab
+defaults:
+  snmp: {community: env:NF_TEST_COMMUNITY, retries: 2}
+  tags: {role: default, site: east, tier: "0"}
+groups:
+  a: {snmp: {retries: 4}, tags: {role: from-a, tier: "1"}}
+  b: {snmp: {retries: 6}, tags: {role: from-b}}
+devices:
+  - {id: ab, host: 127.0.0.1, groups: [a, b]}
+  - {id: ba, host: 127.0.0.1, groups: [b, a]}
+  - {id: own, host: 127.0.0.1, groups: [a, b], tags: {role: mine}, snmp: {retries: 0}}
+  - {id: none, host: 127.0.0.1}
+"""
+
+
+def test_layers_apply_defaults_then_groups_in_order_then_device(tmp_path: Path) -> None:
+    """Tags and protocol options: each later layer wins, key by key."""
+    d = {x.id: x for x in load_network(write(tmp_path, LAYERED, csv="id,host\n")).devices}
+    assert d["ab"].tags == {"role": "from-b", "site": "east", "tier": "1"}
+    assert d["ba"].tags == {"role": "from-a", "site": "east", "tier": "1"}
+    assert d["own"].tags == {"role": "mine", "site": "east", "tier": "1"}
+    assert d["none"].tags == {"role": "default", "site": "east", "tier": "0"}
+    retries = {k: v.options["snmp"].retries for k, v in d.items()}
+    assert retries == {"ab": 6, "ba": 4, "own": 0, "none": 2}
+
+
+def test_csv_columns_may_name_any_protocol_option(tmp_path: Path) -> None:
+    csv = "id,host,snmp.port,snmp.timeout_s,community\nx1,127.0.0.9,3161,7,env:NF_X\n"
+    path = write(
+        tmp_path, LAYERED.replace("devices:", "inventories: [{csv: inv.csv}]\ndevices:"), csv=csv
+    )
+    x1 = {d.id: d for d in load_network(path).devices}["x1"].options["snmp"]
+    assert (x1.port, x1.timeout_s, str(x1.community)) == (3161, 7.0, "env:NF_X")
+    bad = write(
+        tmp_path,
+        LAYERED.replace("devices:", "inventories: [{csv: inv.csv}]\ndevices:"),
+        csv="id,host,snmp.prot\nx1,127.0.0.9,3161\n",
+    )
+    with pytest.raises(ConfigError, match=r"inv\.csv: unknown column\(s\) snmp\.prot"):
+        load_network(bad)

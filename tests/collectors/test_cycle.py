@@ -3,10 +3,10 @@ import time
 
 from bus.datasets import validate
 from bus.records import CycleComplete, Record
-from collectors.config import Device, SnmpSettings
+from collectors.config import Device
 from collectors.cycle import run_cycle, start_offset_s
-from collectors.profiles import ProfileSet
-from tests.support.fake_snmp import FakeClient, device_data
+from collectors.snmp.options import SnmpSettings
+from tests.support.fake_snmp import FakeClient, device_data, snmp_driver
 
 
 class ListSink:
@@ -25,7 +25,7 @@ class ListSink:
 def devices(n: int, **snmp: object) -> list[Device]:
     s = SnmpSettings(community="env:X", **snmp)  # type: ignore[arg-type]
     return [
-        Device(network="n", id=f"d{i}", host="127.0.0.1", snmp=s, tags={"site": "x"})
+        Device(network="n", id=f"d{i}", host="127.0.0.1", options={"snmp": s}, tags={"site": "x"})
         for i in range(n)
     ]
 
@@ -38,10 +38,9 @@ async def test_records_are_valid_and_marker_counts_outcomes() -> None:
         network="n",
         dataset="interfaces",
         devices=devs,
-        client=client,
-        profiles=ProfileSet(),
+        driver=snmp_driver(client),
         sink=sink,
-        semaphore=asyncio.Semaphore(10),
+        limits=[asyncio.Semaphore(10)],
         scheduled_unix_ms=60_000,
     )
     assert (m.devices_planned, m.devices_ok, m.devices_timed_out, m.records) == (4, 3, 1, 9)
@@ -64,10 +63,9 @@ async def test_partial_walk_is_published_as_partial() -> None:
         network="n",
         dataset="interfaces",
         devices=devs,
-        client=client,
-        profiles=ProfileSet(),
+        driver=snmp_driver(client),
         sink=sink,
-        semaphore=asyncio.Semaphore(1),
+        limits=[asyncio.Semaphore(1)],
         scheduled_unix_ms=0,
     )
     assert sink.records and all(r.partial for r in sink.records)
@@ -81,10 +79,9 @@ async def test_in_flight_is_bounded() -> None:
         network="n",
         dataset="system",
         devices=devs,
-        client=client,
-        profiles=ProfileSet(),
+        driver=snmp_driver(client),
         sink=ListSink(),
-        semaphore=asyncio.Semaphore(3),
+        limits=[asyncio.Semaphore(3)],
         scheduled_unix_ms=0,
     )
     assert client.max_in_flight == 3
@@ -93,17 +90,16 @@ async def test_in_flight_is_bounded() -> None:
 async def test_devices_are_spread_over_the_window_stably() -> None:
     devs = devices(30)
     client = FakeClient({d.id: device_data(1) for d in devs})
-    profiles = ProfileSet()  # loading profiles takes a while: not part of the window
+    driver = snmp_driver(client)  # loading profiles takes a while: not part of the window
     t0 = asyncio.get_running_loop().time()
     start = time.monotonic()
     await run_cycle(
         network="n",
         dataset="system",
         devices=devs,
-        client=client,
-        profiles=profiles,
+        driver=driver,
         sink=ListSink(),
-        semaphore=asyncio.Semaphore(100),
+        limits=[asyncio.Semaphore(100)],
         scheduled_unix_ms=0,
         spread_s=1.0,
     )

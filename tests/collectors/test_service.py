@@ -1,11 +1,10 @@
 import asyncio
 
 from collectors.config import CollectionSettings, DatasetSchedule, NetworkConfig
-from collectors.profiles import ProfileSet
 from collectors.service import Collector, tick_ms
 from collectors.settings import CollectorSettings
 from tests.collectors.test_cycle import ListSink, devices
-from tests.support.fake_snmp import FakeClient, device_data
+from tests.support.fake_snmp import FakeClient, device_data, snmp_driver
 
 
 def test_tick_is_on_the_interval_grid() -> None:
@@ -26,7 +25,7 @@ async def test_no_overlapping_cycles_overruns_counted() -> None:
     )
     sink = ListSink()
     async with Collector(
-        [net], CollectorSettings(instance_id="t"), sink, ProfileSet(), client=client
+        [net], CollectorSettings(instance_id="t"), sink, {"snmp": snmp_driver(client)}
     ) as coll:
         await asyncio.sleep(5.5)
     assert client.max_in_flight <= 2  # one cycle (two devices) at a time, never two cycles

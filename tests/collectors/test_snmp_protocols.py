@@ -20,11 +20,14 @@ import pytest_asyncio
 
 from bus.datasets import validate
 from bus.records import CycleComplete, Record, encode
-from collectors.config import Device, SnmpSettings, load_network
+from collectors.config import Device, load_network
 from collectors.cycle import run_cycle
-from collectors.poll import PollOutcome, poll_device
+from collectors.driver import PollOutcome
 from collectors.profiles import ProfileSet
+from collectors.snmp.options import SnmpSettings
+from collectors.snmp.poll import poll_device
 from collectors.snmp.pysnmp_client import PysnmpClient
+from tests.support.fake_snmp import snmp_driver
 from tests.support.snmpd import SYS_CONTACT, SYS_LOCATION, SYS_NAME, V3_USERS, Snmpd
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -50,7 +53,7 @@ def device(agent: Snmpd, version: str, user: str | None = None, **override: Any)
         network="lab",
         id=f"ne-v{version}-{user or 'community'}",
         host=agent.host,
-        snmp=SnmpSettings(**agent.snmp(version, user, **override)),
+        options={"snmp": SnmpSettings(**agent.snmp(version, user, **override))},
         tags={"site": "test"},
     )
 
@@ -199,17 +202,16 @@ async def test_network_file_with_every_combination_through_run_cycle(
     path = tmp_path / "lab.yaml"
     path.write_text(network_yaml(snmpd, users))
     net = load_network(path)
-    assert {d.snmp.version for d in net.devices} == {"1", "2c", "3"}
+    assert {d.options["snmp"].version for d in net.devices} == {"1", "2c", "3"}
     for ds in DATASETS:
         sink = ListSink()
         marker = await run_cycle(
             network="lab",
             dataset=ds,
             devices=net.devices,
-            client=client,
-            profiles=profiles,
+            driver=snmp_driver(client, profiles),
             sink=sink,
-            semaphore=asyncio.Semaphore(64),
+            limits=[asyncio.Semaphore(64)],
             scheduled_unix_ms=120_000,
         )
         assert marker.failures == {}
@@ -253,10 +255,9 @@ async def test_wrong_auth_key_fails_with_a_reason_and_no_secret(
         network="lab",
         dataset="system",
         devices=[right, bad],
-        client=client,
-        profiles=profiles,
+        driver=snmp_driver(client, profiles),
         sink=sink,
-        semaphore=asyncio.Semaphore(8),
+        limits=[asyncio.Semaphore(8)],
         scheduled_unix_ms=180_000,
     )
     # the same user name with two keys at once: the right one still works

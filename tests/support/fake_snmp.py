@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
+from collectors.profiles import ProfileSet
 from collectors.snmp.base import SnmpTarget, SnmpTimeout, Value, WalkResult
+from collectors.snmp.driver import SnmpDriver
 
 
 class FakeClient:
@@ -65,3 +68,14 @@ def device_data(n_if: int = 2, sys_oid: str = "1.3.6.1.4.1.8072.3.2.10") -> dict
         d[f"1.3.6.1.2.1.31.1.1.1.6.{i}"] = 1000 * i
         d[f"1.3.6.1.2.1.2.2.1.8.{i}"] = 1
     return d
+
+
+@functools.cache
+def shipped_profiles() -> ProfileSet:
+    """The shipped profiles, loaded once per test session."""
+    return ProfileSet()
+
+
+def snmp_driver(client: object, profiles: ProfileSet | None = None) -> SnmpDriver:
+    """The real SNMP driver over ``client`` (a fake, or a real client)."""
+    return SnmpDriver(client=client, profiles=profiles or shipped_profiles())  # type: ignore[arg-type]

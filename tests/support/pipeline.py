@@ -12,10 +12,11 @@ from bus.factory import make_producer
 from bus.records import CycleComplete
 from bus.settings import BusSettings
 from collectors.config import load_network
-from collectors.profiles import ProfileSet
 from collectors.publish import Publisher
 from collectors.service import Collector
 from collectors.settings import CollectorSettings
+from collectors.snmp.driver import SnmpDriver
+from tests.support.fake_snmp import shipped_profiles
 
 
 def write_network(
@@ -58,7 +59,7 @@ async def collect_once(
             [net],
             CollectorSettings(instance_id="test"),
             Publisher(producer, bus.topic_prefix),
-            ProfileSet(),
+            {"snmp": SnmpDriver(profiles=shipped_profiles())},
         )
         try:
             return await collector.run_once(datasets)

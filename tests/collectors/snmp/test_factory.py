@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from collectors.service import Collector
-from collectors.settings import CollectorSettings
 from collectors.snmp.base import SnmpTarget
+from collectors.snmp.driver import SnmpDriver
 from collectors.snmp.factory import RoutingClient, make_client
 from collectors.snmp.fast_client import FastSnmpClient
+from collectors.snmp.options import SnmpDriverSettings
 from collectors.snmp.pysnmp_client import PysnmpClient
-from tests.support.fake_snmp import FakeClient
+from tests.support.fake_snmp import FakeClient, shipped_profiles
 
 
 def test_make_client():
@@ -43,13 +43,15 @@ def test_routing_makes_pysnmp_only_when_a_v3_target_comes():
     assert routing._v3 is None
 
 
-def test_collector_uses_routing_fast_by_default_and_pysnmp_on_request():
-    default = Collector([], CollectorSettings(), sink=None, profiles=None)  # type: ignore[arg-type]
+async def test_driver_uses_routing_fast_by_default_and_pysnmp_on_request() -> None:
+    default = SnmpDriver(profiles=shipped_profiles())
     client = default.client
     assert isinstance(client, RoutingClient) and isinstance(client.fast, FastSnmpClient)
-    assert client.fast.rcvbuf_bytes == CollectorSettings().udp_rcvbuf_bytes
-    ref = Collector([], CollectorSettings(snmp_engine="pysnmp"), sink=None, profiles=None)  # type: ignore[arg-type]
+    assert client.fast.rcvbuf_bytes == SnmpDriverSettings().udp_rcvbuf_bytes
+    await default.stop()
+    assert default._client is None  # its own client is closed with it
+    ref = SnmpDriver(SnmpDriverSettings(engine="pysnmp"), profiles=shipped_profiles())
     assert isinstance(ref.client, PysnmpClient)
-    ref.client.close()
+    await ref.stop()
     with pytest.raises(ValidationError):
-        CollectorSettings(snmp_engine="netsnmp")  # type: ignore[arg-type]
+        SnmpDriverSettings(engine="netsnmp")  # type: ignore[arg-type]

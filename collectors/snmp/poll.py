@@ -11,28 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import replace
 
 from bus.records import Provenance, Record
 from bus.secrets import SecretError, SecretRef
 from collectors import __version__
 from collectors.config import Device
+from collectors.driver import PollOutcome
 from collectors.profiles import ProfileSet
 from collectors.snmp.base import SnmpClient, SnmpError, SnmpTarget, SnmpTimeout, Value
+from collectors.snmp.options import SnmpSettings
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 
 
-@dataclass(slots=True)
-class PollOutcome:
-    device: str
-    status: Literal["ok", "failed", "timed_out"]
-    records: list[Record] = field(default_factory=list)
-    error: str | None = None
-    varbinds: int = 0
+def snmp_options(device: Device) -> SnmpSettings:
+    """The device's resolved ``snmp:`` options (checked when the config loaded)."""
+    opts = device.options.get("snmp")
+    if not isinstance(opts, SnmpSettings):
+        raise SnmpError(
+            f"{device.id}: no snmp options (the network reads it with another protocol)"
+        )
+    return opts
 
 
 def _now_ms() -> int:
@@ -45,7 +47,7 @@ def target_of(device: Device) -> SnmpTarget:
     Raises :class:`SnmpError` naming the reference (never the value) when a
     secret cannot be read or a v3 pass phrase is shorter than USM's 8 characters.
     """
-    s = device.snmp
+    s = snmp_options(device)
     base = SnmpTarget(
         device=device.id,
         host=device.host,
@@ -99,7 +101,10 @@ async def poll_device(
     cycle: str,
 ) -> PollOutcome:
     """Poll ``device`` for ``dataset``; never raises for device problems."""
-    deadline = device.snmp.device_deadline_s
+    try:
+        deadline = snmp_options(device).device_deadline_s
+    except SnmpError as exc:
+        return PollOutcome(device.id, "failed", error=str(exc))
     try:
         return await asyncio.wait_for(
             _poll(client, profiles, device, dataset, scheduled_unix_ms, cycle), deadline
@@ -176,4 +181,4 @@ async def _poll(
                 fields=fields,
             )
         )
-    return PollOutcome(device.id, "ok", records, varbinds=varbinds)
+    return PollOutcome(device.id, "ok", records, values_read=varbinds)

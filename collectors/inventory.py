@@ -1,0 +1,93 @@
+"""CSV inventories: thousands of devices of one network, one row each.
+
+A header row is required.  Columns: ``id`` and ``host`` (required),
+``groups`` (``;``-separated), ``enabled`` (true/false), ``tag:<name>`` (a tag),
+``<protocol>.<option>`` (one option of an installed driver, e.g.
+``snmp.port``), and the bare short names drivers declare for their most used
+options (SNMP: ``port``, ``community``).  Every problem names the CSV file
+and line.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from collectors.registry import DriverRegistry
+
+_FIXED = ("id", "host", "groups", "enabled")
+
+
+def _column_map(
+    header: list[str], registry: DriverRegistry
+) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """CSV column -> (protocol, option) for option columns; unknown columns."""
+    aliases = {
+        col: (name, opt)
+        for name in registry.names()
+        for col, opt in registry.get(name).csv_columns.items()
+    }
+    mapping: dict[str, tuple[str, str]] = {}
+    unknown: list[str] = []
+    for h in header:
+        if h in _FIXED or h.startswith("tag:"):
+            continue
+        proto, dot, opt = h.partition(".")
+        if dot and proto in registry and opt in registry.get(proto).Overrides.model_fields:
+            mapping[h] = (proto, opt)
+        elif h in aliases:
+            mapping[h] = aliases[h]
+        else:
+            unknown.append(h)
+    return mapping, unknown
+
+
+def read_csv(
+    path: Path, where: str, model: type[BaseModel], registry: DriverRegistry
+) -> tuple[list[Any], list[str]]:
+    """Device entries (validated with ``model``) from ``path``; problems with file:line."""
+    entries: list[Any] = []
+    problems: list[str] = []
+    try:
+        handle = path.open(newline="")
+    except OSError as exc:
+        return [], [f"{where}: inventories: cannot read {path}: {exc.strerror}"]
+    with handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        missing = {"id", "host"} - set(header)
+        if missing:
+            return [], [f"{path}: header lacks column(s) {', '.join(sorted(missing))}"]
+        options, unknown = _column_map(header, registry)
+        if unknown:
+            return [], [
+                f"{path}: unknown column(s) {', '.join(unknown)} (known: id, host, groups, "
+                "enabled, tag:<name>, <protocol>.<option>, "
+                + ", ".join(
+                    sorted({c for n in registry.names() for c in registry.get(n).csv_columns})
+                )
+                + ")"
+            ]
+        for lineno, row in enumerate(reader, start=2):
+            raw: dict[str, Any] = {"id": row.get("id") or "", "host": row.get("host") or ""}
+            for col, (proto, opt) in options.items():
+                if row.get(col):
+                    raw.setdefault(proto, {})[opt] = row[col]
+            if row.get("groups"):
+                raw["groups"] = [g for g in row["groups"].split(";") if g]
+            if row.get("enabled"):
+                raw["enabled"] = row["enabled"]
+            tags = {h[4:]: v for h, v in row.items() if h and h.startswith("tag:") and v}
+            if tags:
+                raw["tags"] = tags
+            try:
+                entries.append(model.model_validate(raw))
+            except ValidationError as exc:
+                label = f"{path}:{lineno} (device {raw['id']!r})"
+                problems += [
+                    f"{label}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                ]
+    return entries, problems

@@ -1,0 +1,189 @@
+"""Build the running system from a configuration folder: the one place that wires it.
+
+The CLI (``validate``, ``collect``, ``app run``) and the demo all go through
+:func:`load_system`, so what ``netfeed validate`` accepts is exactly what
+``netfeed collect`` runs.  Relative paths in the configuration (site
+profiles, the embedded bus file, application outputs) are taken relative to
+the configuration folder, never the current directory.
+
+A folder::
+
+    <config>/netfeed.yaml          bus, collector, applications sections
+    <config>/networks/*.yaml       one network each (collectors.config)
+    <config>/profiles/             site profiles (collector.profiles_dir)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from applications.api import Application
+from applications.config import load_app_settings
+from applications.registry import RegistryError as AppRegistryError
+from applications.registry import load_registry
+from applications.runner import AppRunner
+from bus.configfile import SettingsError, load_bus_settings, load_section, read_sections
+from bus.records import CycleComplete
+from bus.settings import BusSettings
+from collectors.config import ConfigError, NetworkConfig, load_networks
+from collectors.cycle import Sink
+from collectors.driver import Driver
+from collectors.registry import DEFAULT_PROTOCOL, DriverRegistry, RegistryError, load_drivers
+from collectors.service import Collector
+from collectors.settings import CollectorSettings
+
+
+class ConfigProblems(ValueError):
+    """Every problem found while loading a configuration folder."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class System:
+    config_dir: Path
+    bus: BusSettings
+    collector: CollectorSettings
+    networks: list[NetworkConfig]
+    drivers: DriverRegistry
+    driver_settings: dict[str, BaseModel]
+
+    @property
+    def profile_dirs(self) -> list[Path]:
+        """Site profile folders (the shipped profiles are the drivers' own)."""
+        d = self.collector.profiles_dir
+        return [d] if d.is_dir() else []
+
+    def protocols(self) -> list[str]:
+        return sorted(
+            {s.protocol or DEFAULT_PROTOCOL for n in self.networks for s in n.datasets.values()}
+        )
+
+    def make_drivers(self) -> dict[str, Driver]:
+        """One driver per protocol the networks use (not started)."""
+        return {
+            p: self.drivers.get(p)(self.driver_settings[p], self.profile_dirs)
+            for p in self.protocols()
+        }
+
+    def make_collector(
+        self, sink: Sink, on_cycle: Any = None, drivers: dict[str, Driver] | None = None
+    ) -> Collector:
+        return Collector(
+            self.networks,
+            self.collector,
+            sink,
+            drivers if drivers is not None else self.make_drivers(),
+            on_cycle=on_cycle,
+        )
+
+    def make_app(self, name: str) -> Application:
+        cls = load_registry().get(name)
+        return cls(load_app_settings(self.config_dir, cls))
+
+    def make_app_runner(self, name: str, instance_id: str = "") -> AppRunner:
+        return AppRunner(self.make_app(name), self.bus, instance_id=instance_id)
+
+
+def _collector_settings(path: Path) -> CollectorSettings:
+    coll = load_section(path / "netfeed.yaml", "collector", CollectorSettings)
+    if not coll.profiles_dir.is_absolute():
+        coll = coll.model_copy(update={"profiles_dir": path / coll.profiles_dir})
+    return coll
+
+
+def _driver_settings(
+    where: Path, coll: CollectorSettings, reg: DriverRegistry
+) -> tuple[dict[str, BaseModel], list[str]]:
+    out: dict[str, BaseModel] = {}
+    problems: list[str] = []
+    for name in coll.drivers:
+        if name not in reg:
+            problems.append(
+                f"{where}: collector.drivers.{name}: no such protocol driver; installed: "
+                f"{', '.join(reg.names()) or 'none'}"
+            )
+    for name in reg.names():
+        try:
+            out[name] = reg.get(name).Settings.model_validate(coll.drivers.get(name) or {})
+        except ValidationError as exc:
+            problems += [
+                f"{where}: collector.drivers.{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
+    return out, problems
+
+
+def load_system(
+    config_dir: Path, networks: list[str] | None = None, *, check_all: bool = False
+) -> System:
+    """Load and validate everything in ``config_dir`` before anything connects.
+
+    Raises :class:`ConfigProblems` listing every problem (file and key in each).
+    ``check_all`` also runs the drivers' data checks (profiles) and loads
+    every configured application's settings, as ``netfeed validate`` does."""
+    problems: list[str] = []
+    yaml_path = config_dir / "netfeed.yaml"
+    bus = coll = None
+    reg = DriverRegistry()
+    try:
+        reg = load_drivers()
+    except RegistryError as exc:
+        problems.append(str(exc))
+    try:
+        bus = load_bus_settings(config_dir)
+    except SettingsError as exc:
+        problems += exc.problems
+    try:
+        coll = _collector_settings(config_dir)
+    except SettingsError as exc:
+        problems += exc.problems
+    drv: dict[str, BaseModel] = {}
+    if coll is not None:
+        drv, errs = _driver_settings(yaml_path, coll, reg)
+        problems += errs
+    nets: list[NetworkConfig] = []
+    try:
+        nets = load_networks(config_dir, networks, reg)
+    except ConfigError as exc:
+        problems += exc.problems
+    if check_all and coll is not None:
+        dirs = [coll.profiles_dir] if coll.profiles_dir.is_dir() else []
+        for name in reg.names():
+            if name in drv:
+                problems += reg.get(name).check(drv[name], dirs)
+        problems += _app_problems(config_dir)
+    if problems or bus is None or coll is None:
+        raise ConfigProblems(problems)
+    return System(config_dir, bus, coll, nets, reg, drv)
+
+
+def _app_problems(config_dir: Path) -> list[str]:
+    try:
+        reg = load_registry()
+        apps = read_sections(config_dir / "netfeed.yaml").get("applications") or {}
+        for name in apps:
+            load_app_settings(config_dir, reg.get(name))
+    except (SettingsError, AppRegistryError) as exc:
+        return getattr(exc, "problems", [str(exc)])
+    return []
+
+
+def cycle_line(marker: CycleComplete) -> str:
+    """One line per finished cycle, as an operator reads it."""
+    return (
+        f"{marker.network} {marker.dataset}: {marker.devices_ok}/{marker.devices_planned} ok, "
+        f"{marker.devices_failed} failed, {marker.devices_timed_out} timed out, "
+        f"{marker.devices_skipped} skipped, {marker.records} records, {marker.duration_ms} ms"
+    )
+
+
+def print_cycle(marker: CycleComplete) -> None:
+    print(cycle_line(marker), file=sys.stderr, flush=True)
