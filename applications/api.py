@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -120,6 +120,3 @@ class Application:
 
     async def stop(self) -> None:
         return None
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "subscription": self.subscription.__dict__}

@@ -26,13 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bus.configfile import load_bus_settings, load_section
 from bus.factory import make_producer
-from collectors.config import load_networks
-from collectors.profiles import ProfileSet
 from collectors.publish import Publisher
-from collectors.service import Collector
-from collectors.settings import CollectorSettings
+from collectors.snmp.driver import SnmpDriver
+from netfeed.system import load_system
 
 
 class CountingClient:
@@ -80,24 +77,26 @@ class CountingSink:
 
 async def main(cfg: Path, client_class: str | None) -> dict[str, Any]:
     cpu0, t0 = time.process_time(), time.perf_counter()
-    nets = load_networks(cfg)
-    coll = load_section(cfg / "netfeed.yaml", "collector", CollectorSettings)
-    profiles = ProfileSet([p for p in [cfg / "profiles", coll.profiles_dir] if p.is_dir()])
-    bus = load_bus_settings(cfg)
+    system = load_system(cfg)
+    snmp_settings = system.driver_settings["snmp"]
+    bus = system.bus
     producer = make_producer(bus, client_id="nfbench-collector")
     await producer.start()
     sink = CountingSink(Publisher(producer, bus.topic_prefix))
     if client_class:
         # an engine the settings cannot choose yet: constructed here, handed in
         mod, _, cls = client_class.partition(":")
-        inner = getattr(importlib.import_module(mod), cls)(rcvbuf_bytes=coll.udp_rcvbuf_bytes)
+        inner = getattr(importlib.import_module(mod), cls)(
+            rcvbuf_bytes=snmp_settings.udp_rcvbuf_bytes  # type: ignore[attr-defined]
+        )
         client = CountingClient(inner)
-        collector = Collector(nets, coll, sink, profiles, client=client)
+        driver = SnmpDriver(snmp_settings, system.profile_dirs, client=client)  # type: ignore[arg-type]
     else:
-        collector = Collector(nets, coll, sink, profiles)
-        inner = collector.client  # whatever the settings choose
+        driver = SnmpDriver(snmp_settings, system.profile_dirs)
+        inner = driver.client  # whatever the settings choose
         client = CountingClient(inner)
-        collector._client = client  # the bench's only reach inside: count what it returns
+        driver._client = client  # the bench's only reach inside: count what it returns
+    collector = system.make_collector(sink, drivers={"snmp": driver})
     setup_cpu, setup_wall = time.process_time() - cpu0, time.perf_counter() - t0
 
     cpu1, t1 = time.process_time(), time.perf_counter()
@@ -124,7 +123,7 @@ async def main(cfg: Path, client_class: str | None) -> dict[str, Any]:
             reasons[why.split(":", 1)[0] + ": " + _shape(why)] += 1
     return {
         "engine": type(inner).__module__ + "." + type(inner).__name__,
-        "engine_setting": getattr(coll, "snmp_engine", None),
+        "engine_setting": getattr(snmp_settings, "engine", None),
         "bus": bus.backend,
         "setup_cpu_s": setup_cpu,
         "setup_wall_s": setup_wall,

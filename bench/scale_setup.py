@@ -171,7 +171,7 @@ def write_netfeed_config(
         "max_in_flight": in_flight,
     }
     if engine is not None:
-        collector["snmp_engine"] = engine
+        collector["drivers"] = {"snmp": {"engine": engine}}
     cfg = {"bus": bus_cfg, "collector": collector}
     (folder / "netfeed.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return folder

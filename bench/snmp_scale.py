@@ -142,10 +142,10 @@ def available_engines(wanted: list[str] | None) -> tuple[list[Engine], list[str]
     """The collector engines to measure, and notes on those skipped or substituted."""
     from pydantic import ValidationError
 
-    from collectors.settings import CollectorSettings
+    from collectors.snmp.options import SnmpDriverSettings
 
     notes = []
-    has_setting = "snmp_engine" in CollectorSettings.model_fields
+    has_setting = True  # collector.drivers.snmp.engine
     has_fast = (REPO / "collectors" / "snmp" / "fast_client.py").exists()
     out: list[Engine] = []
     for e in wanted or ["fast", "pysnmp"]:  # the reference last: at scale it may run long
@@ -154,9 +154,9 @@ def available_engines(wanted: list[str] | None) -> tuple[list[Engine], list[str]
             continue
         if has_setting:
             try:
-                CollectorSettings.model_validate({"snmp_engine": e})
+                SnmpDriverSettings.model_validate({"engine": e})
             except ValidationError:
-                notes.append(f"engine {e} skipped: the snmp_engine setting does not accept it")
+                notes.append(f"engine {e} skipped: collector.drivers.snmp.engine refuses it")
                 continue
             out.append(Engine(e, e, None))
         elif e == "pysnmp":

@@ -5,6 +5,7 @@ This package imports neither ``collectors`` nor ``applications``.
 
 from bus.api import BusError, BusMessage, Consumer, Producer
 from bus.records import SCHEMA_VERSION, CycleComplete, Provenance, Record, decode, encode
+from bus.version import __version__
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -15,6 +16,7 @@ __all__ = [
     "Producer",
     "Provenance",
     "Record",
+    "__version__",
     "decode",
     "encode",
 ]

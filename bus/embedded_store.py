@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -116,17 +118,23 @@ class Store:
 
     def _setup(self) -> None:
         c = self._conn
+        # The busy timeout is in force from connect(timeout=...) on; set it again
+        # explicitly, before anything else, so no statement below runs without it.
         c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        mode = _retry_locked(lambda: c.execute("PRAGMA journal_mode=WAL").fetchone()[0], deadline)
         if str(mode).lower() != "wal":
             raise BusError(f"embedded bus {self.path}: cannot use WAL mode (got {mode!r})")
         c.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
         # Keep the WAL file from staying huge after a burst once it is checkpointed.
         c.execute("PRAGMA journal_size_limit=67108864")
         c.execute("PRAGMA cache_size=-16000")
-        version = c.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
+        version = _retry_locked(lambda: c.execute("PRAGMA user_version").fetchone()[0], deadline)
+        if version != SCHEMA_VERSION:
+            _retry_locked(self._create_schema, deadline)
+
+    def _create_schema(self) -> None:
+        c = self._conn
         with self.write_txn():
             version = c.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
@@ -311,6 +319,34 @@ class Store:
             "INSERT OR REPLACE INTO group_offsets VALUES (?, ?, ?, ?, ?, ?)",
             [(grp, t, p, o, now_ms, member_id) for t, p, o in offsets],
         )
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _retry_locked(fn: Callable[[], T], deadline: float) -> T:
+    """``fn()``, retried with a bounded, jittered backoff while SQLite says the
+    database is busy or locked, until ``deadline`` (``time.monotonic()``).
+
+    Needed at open time: switching a file to WAL takes the write lock from within
+    a read, and SQLite does not call the busy handler for such an upgrade (it
+    could deadlock), so several processes opening one fresh file at once get
+    SQLITE_BUSY at once, whatever the busy timeout.
+    """
+    delay = 0.001
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: the openers do not retry in step
+        delay = min(delay * 2, 0.1)
 
 
 class Worker:

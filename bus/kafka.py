@@ -33,6 +33,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
+    InvalidSessionTimeoutError,
     KafkaError,
     RebalanceInProgressError,
 )
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 100_000
 _TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 _NOT_READY = (3, 5)  # UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE (just created)
+_NO_ASSIGNMENT_POLL_S = 0.1  # how often a group-less consumer looks for matching topics
 
 
 def _client_kwargs(k: KafkaSettings, client_id: str) -> dict[str, Any]:
@@ -96,16 +98,29 @@ async def _start_bounded(make: Callable[[], Any], k: KafkaSettings, what: str) -
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
                 await client.start()
             return client
-        except (KafkaError, OSError, TimeoutError) as exc:
-            last = exc
+        except BaseException as exc:  # also when cancelled (a command stopping): close it
             with contextlib.suppress(Exception):
                 await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+            if not isinstance(exc, (KafkaError, OSError, TimeoutError)):
+                raise
+            last = exc
         if time.monotonic() + 0.5 >= deadline:
             raise BusError(
                 f"kafka {what}: cannot reach bootstrap servers {k.bootstrap_servers} "
                 f"within {k.request_timeout_ms} ms: {type(last).__name__}: {last}"
             ) from last
         await asyncio.sleep(0.5)
+
+
+def _session_refused(k: KafkaSettings, group: str | None, exc: BaseException) -> BusError:
+    """The broker refused to let a consumer join ``group`` with our session timeout."""
+    return BusError(
+        f"kafka {k.bootstrap_servers}: consumer group {group}: the broker refused "
+        f"kafka.session_timeout_ms={k.session_timeout_ms} ({type(exc).__name__}): it must lie "
+        "between the broker's group.min.session.timeout.ms (Kafka's default 6000) and "
+        "group.max.session.timeout.ms (default 1800000); change kafka.session_timeout_ms "
+        "in netfeed.yaml or those broker settings"
+    )
 
 
 class KafkaProducer(AsyncService):
@@ -362,8 +377,23 @@ class KafkaConsumer(AsyncService):
         consumer = self._consumer
         if consumer is None:
             raise BusError("kafka consumer is not started")
+        if self._group is None and not consumer.assignment():
+            # Without a group, aiokafka assigns partitions only once the subscription
+            # matches a topic; until then its getmany waits for an assignment with no
+            # time limit (a pattern matching nothing: forever).  Wait here instead,
+            # within timeout_ms, and call it only once there is something to fetch.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + max(0, timeout_ms) / 1000
+            while not consumer.assignment():
+                left = deadline - loop.time()
+                if left <= 0:
+                    return []
+                await asyncio.sleep(min(left, _NO_ASSIGNMENT_POLL_S))
+            timeout_ms = max(0, int((deadline - loop.time()) * 1000))
         try:
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        except InvalidSessionTimeoutError as exc:
+            raise _session_refused(self._k, self._group, exc) from exc
         except KafkaError as exc:
             raise BusError(f"kafka: fetch failed: {type(exc).__name__}: {exc}") from exc
         out: list[BusMessage] = []
@@ -406,6 +436,8 @@ class KafkaConsumer(AsyncService):
                 type(exc).__name__,
             )
             return
+        except InvalidSessionTimeoutError as exc:
+            raise _session_refused(self._k, self._group, exc) from exc
         except KafkaError as exc:
             raise BusError(f"kafka: commit for group {self._group} failed: {exc}") from exc
         for tp, off in offsets.items():

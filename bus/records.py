@@ -10,7 +10,8 @@ in one poll cycle.  Identity lives in ``tags`` (strings), values in ``fields``
 - ``schema_version``: int, :data:`SCHEMA_VERSION`; consumers reject newer majors.
 - ``network``: network name as configured (``configs/networks/<network>.yaml``).
 - ``device``: device id, unique within the network; also the Kafka message key.
-- ``profile``: the profile that read the device (e.g. ``ios``, ``junos``; ``generic`` when none matched).
+- ``profile``: the profile that read the device (e.g. ``ios``, ``junos``; ``generic``
+  when none matched).
 - ``dataset``: ``system``, ``interfaces``, ... (see :mod:`bus.datasets`).
 - ``cycle_id``: ``<network>:<dataset>:<scheduled_unix_ms>``; equal for every
   record of one poll cycle, and the same string on its :class:`CycleComplete`.
@@ -58,8 +59,6 @@ the same record always encodes to the same bytes.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import msgspec
 
@@ -155,8 +154,3 @@ def decode(payload: bytes, *, where: str = "") -> Record | CycleComplete:
             f"this reader's {SCHEMA_VERSION}; upgrade netfeed"
         )
     return msg
-
-
-def to_builtins(message: Record | CycleComplete) -> dict[str, Any]:
-    out: dict[str, Any] = msgspec.to_builtins(message)
-    return out

@@ -12,15 +12,27 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bus.secrets import SecretRef
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# Kafka's default group.min.session.timeout.ms: a broker refuses a consumer
+# asking for a shorter session (InvalidSessionTimeoutError when joining a group).
+KAFKA_MIN_SESSION_TIMEOUT_MS = 6_000
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_heartbeat(section: str, heartbeat_ms: int, session_ms: int) -> None:
+    if heartbeat_ms >= session_ms:
+        raise ValueError(
+            f"{section}.heartbeat_interval_ms ({heartbeat_ms}) must be shorter than "
+            f"{section}.session_timeout_ms ({session_ms}), or the session expires between "
+            "heartbeats (a third of it or less is usual)"
+        )
 
 
 class EmbeddedSettings(_Strict):
@@ -32,6 +44,11 @@ class EmbeddedSettings(_Strict):
     session_timeout_ms: int = Field(6_000, ge=500)
     heartbeat_interval_ms: int = Field(1_000, ge=100)
     poll_interval_ms: int = Field(100, ge=5)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> EmbeddedSettings:
+        _check_heartbeat("embedded", self.heartbeat_interval_ms, self.session_timeout_ms)
+        return self
 
 
 class KafkaSecurity(_Strict):
@@ -54,10 +71,26 @@ class KafkaSettings(_Strict):
     linger_ms: int = Field(20, ge=0)
     max_batch_bytes: int = Field(1_048_576, ge=1024)
     request_timeout_ms: int = Field(30_000, ge=1000)
-    session_timeout_ms: int = Field(10_000, ge=1000)
+    session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = Field(3_000, ge=100)
     metadata_max_age_ms: int = Field(30_000, ge=100)
     security: KafkaSecurity = KafkaSecurity()
+
+    @field_validator("session_timeout_ms")
+    @classmethod
+    def _session_within_broker_minimum(cls, v: int) -> int:
+        if v < KAFKA_MIN_SESSION_TIMEOUT_MS:
+            raise ValueError(
+                f"kafka.session_timeout_ms {v} is below {KAFKA_MIN_SESSION_TIMEOUT_MS}, the "
+                "Kafka broker's default group.min.session.timeout.ms: the broker would refuse "
+                "the consumer's group join (InvalidSessionTimeoutError)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> KafkaSettings:
+        _check_heartbeat("kafka", self.heartbeat_interval_ms, self.session_timeout_ms)
+        return self
 
 
 class BusSettings(_Strict):

@@ -14,17 +14,6 @@ def topic_name(prefix: str, network: str, dataset: str) -> str:
     return f"{prefix}.{network}.{dataset}"
 
 
-def parse_topic(prefix: str, topic: str) -> tuple[str, str] | None:
-    """``(network, dataset)`` of a netfeed topic under ``prefix``, else None."""
-    head, _, rest = topic.partition(".")
-    if head != prefix:
-        return None
-    network, sep, dataset = rest.rpartition(".")
-    if not sep or not network or not dataset:
-        return None
-    return network, dataset
-
-
 def subscription_pattern(prefix: str, networks: list[str], datasets: list[str]) -> str:
     """A regex matching the topics of ``networks`` x ``datasets``.
 

@@ -3,4 +3,4 @@
 Imports ``bus``; never ``applications``.
 """
 
-__version__ = "0.1.0"
+from bus.version import __version__ as __version__

@@ -1,3 +1,3 @@
 """netfeed: collect network-element telemetry and move it over a pub-sub bus to applications."""
 
-__version__ = "0.1.0"
+from bus.version import __version__ as __version__

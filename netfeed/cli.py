@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bus.configfile import SettingsError, load_bus_settings, load_section, read_sections
+from bus.configfile import load_bus_settings
 
 log = logging.getLogger("netfeed")
 
@@ -40,37 +40,17 @@ def _stop_event() -> asyncio.Event:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from applications.config import load_app_settings
-    from applications.registry import RegistryError, load_registry
-    from collectors.config import ConfigError, load_networks
-    from collectors.profiles import ProfileError, ProfileSet
-    from collectors.settings import CollectorSettings
+    from netfeed.system import ConfigProblems, load_system
 
     cfg: Path = args.config
-    problems: list[str] = []
-    nets = []
     try:
-        load_bus_settings(cfg)
-        coll = load_section(cfg / "netfeed.yaml", "collector", CollectorSettings)
-        ProfileSet([p for p in [cfg / "profiles", coll.profiles_dir] if p.is_dir()])
-    except (SettingsError, ProfileError) as exc:
-        problems += exc.problems
-    try:
-        nets = load_networks(cfg)
-    except ConfigError as exc:
-        problems += exc.problems
-    try:
-        reg = load_registry()
-        apps = read_sections(cfg / "netfeed.yaml").get("applications") or {}
-        for name in apps:
-            load_app_settings(cfg, reg.get(name))
-    except (SettingsError, RegistryError) as exc:
-        problems += getattr(exc, "problems", [str(exc)])
-    if problems:
-        for p in problems:
+        system = load_system(cfg, check_all=True)
+    except ConfigProblems as exc:
+        for p in exc.problems:
             print(p, file=sys.stderr)
-        print(f"{len(problems)} problem(s) in {cfg}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in {cfg}", file=sys.stderr)
         return 1
+    nets = system.networks
     total = sum(len(n.devices) for n in nets)
     print(
         f"{cfg}: OK: {len(nets)} network(s), {total} device(s): "
@@ -81,37 +61,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 async def _collect(args: argparse.Namespace) -> int:
     from bus.factory import make_producer
-    from collectors.config import load_networks
-    from collectors.profiles import ProfileSet
     from collectors.publish import DryRunPublisher, Publisher
-    from collectors.service import Collector
-    from collectors.settings import CollectorSettings
+    from netfeed.system import load_system, print_cycle
 
-    cfg: Path = args.config
-    nets = load_networks(cfg, args.network or None)
-    coll = load_section(cfg / "netfeed.yaml", "collector", CollectorSettings)
-    profiles = ProfileSet([p for p in [cfg / "profiles", coll.profiles_dir] if p.is_dir()])
-    bus = load_bus_settings(cfg)
+    system = load_system(args.config, args.network or None)
+    if args.dataset:
+        unknown = sorted(
+            {d for d in args.dataset} - {d for n in system.networks for d in n.datasets}
+        )
+        if unknown:
+            print(
+                f"netfeed collect: --dataset {', '.join(unknown)}: not scheduled in any "
+                "selected network",
+                file=sys.stderr,
+            )
+            return 2
+        system = _only_datasets(system, args.dataset)
     producer = None
     if args.dry_run:
         sink: DryRunPublisher | Publisher = DryRunPublisher()
     else:
-        producer = make_producer(bus, client_id=f"collector-{coll.instance_id}")
+        producer = make_producer(system.bus, client_id=f"collector-{system.collector.instance_id}")
         await producer.start()
-        sink = Publisher(producer, bus.topic_prefix)
+        sink = Publisher(producer, system.bus.topic_prefix)
     try:
-        collector = Collector(nets, coll, sink, profiles)
+        collector = system.make_collector(sink, on_cycle=print_cycle)
         if args.once:
-            markers = await collector.run_once(args.dataset or None)
-            await collector.stop()
+            try:
+                markers = await collector.run_once()
+            finally:
+                await collector.stop()
             bad = [m for m in markers if m.devices_ok < m.devices_planned]
-            for m in markers:
-                print(
-                    f"{m.cycle_id}: {m.devices_ok}/{m.devices_planned} ok, "
-                    f"{m.devices_failed} failed, "
-                    f"{m.devices_timed_out} timed out, {m.records} records, {m.duration_ms} ms",
-                    file=sys.stderr,
-                )
             return 1 if bad and args.strict else 0
         stop = _stop_event()
         async with collector:
@@ -123,15 +103,23 @@ async def _collect(args: argparse.Namespace) -> int:
             await producer.stop()
 
 
-async def _app_run(args: argparse.Namespace) -> int:
-    from applications.config import load_app_settings
-    from applications.registry import load_registry
-    from applications.runner import AppRunner
+def _only_datasets(system, datasets: list[str]):  # type: ignore[no-untyped-def]
+    """The system with each network's schedules cut to ``datasets``."""
+    import dataclasses
 
-    cfg: Path = args.config
-    cls = load_registry().get(args.name)
-    app = cls(load_app_settings(cfg, cls))
-    runner = AppRunner(app, load_bus_settings(cfg), instance_id=args.instance or "")
+    nets = [
+        n.model_copy(update={"datasets": {k: v for k, v in n.datasets.items() if k in datasets}})
+        for n in system.networks
+    ]
+    return dataclasses.replace(system, networks=nets)
+
+
+async def _app_run(args: argparse.Namespace) -> int:
+    from netfeed.system import load_system
+
+    system = load_system(args.config, with_networks=False)
+    runner = system.make_app_runner(args.name, instance_id=args.instance or "")
+    app = runner.app
     stop = _stop_event()
     async with runner:
         await runner.run(duration_s=args.duration, stop=stop)
@@ -141,6 +129,9 @@ async def _app_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+_TAIL_CLOSE_S = 10.0  # at most this long to close the consumer once tail is told to stop
 
 
 async def _tail(args: argparse.Namespace) -> int:
@@ -157,28 +148,45 @@ async def _tail(args: argparse.Namespace) -> int:
         client_id="netfeed-tail",
         from_beginning=args.from_beginning,
     )
+
+    async def read() -> None:
+        shown = 0
+        async with consumer:
+            log.info("tail: reading topics matching %s", pattern)
+            while True:
+                for m in await consumer.getmany(timeout_ms=500, max_records=1000):
+                    try:
+                        line = encode(
+                            decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}")
+                        ).decode()
+                    except RecordError as exc:
+                        line = f"# {exc}"
+                    print(
+                        line
+                        if not args.verbose_where
+                        else f"{m.topic}[{m.partition}]@{m.offset} {line}",
+                        flush=True,
+                    )
+                    shown += 1
+                    if args.max and shown >= args.max:
+                        return
+
     stop = _stop_event()
-    shown = 0
-    loop = asyncio.get_running_loop()
-    end = None if args.duration is None else loop.time() + args.duration
-    async with consumer:
-        while not stop.is_set() and (end is None or loop.time() < end):
-            for m in await consumer.getmany(timeout_ms=500, max_records=1000):
-                try:
-                    line = encode(
-                        decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}")
-                    ).decode()
-                except RecordError as exc:
-                    line = f"# {exc}"
-                print(
-                    line
-                    if not args.verbose_where
-                    else f"{m.topic}[{m.partition}]@{m.offset} {line}",
-                    flush=True,
-                )
-                shown += 1
-                if args.max and shown >= args.max:
-                    return 0
+    # SIGINT/SIGTERM and --duration end the tail whatever the consumer is waiting
+    # for (a broker, a topic nobody created yet), not only between two polls.
+    reading = asyncio.create_task(read())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait(
+            {reading, stopping}, timeout=args.duration, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopping.cancel()
+        if not reading.done():
+            reading.cancel()  # leaves `async with consumer`, which closes it
+            await asyncio.wait({reading}, timeout=_TAIL_CLOSE_S)
+    if reading.done() and not reading.cancelled():
+        reading.result()  # a BusError, say, is reported by main()
     return 0
 
 
@@ -217,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("collect", help="poll devices on schedule (or --once) and publish")
     config_arg(c)
     c.add_argument("--network", action="append", help="only this network (repeatable)")
-    c.add_argument("--dataset", action="append", help="only this dataset, with --once (repeatable)")
+    c.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
     c.add_argument("--once", action="store_true", help="one cycle of each dataset, then exit")
     c.add_argument(
         "--dry-run", action="store_true", help="publish nothing; print records as JSON lines"
@@ -255,13 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--interval", type=float, default=10.0, help="poll interval in seconds")
     d.add_argument("--workdir", type=Path, default=Path("var/demo"), help="bus file and reports")
     d.add_argument(
+        "--config",
+        type=Path,
+        default=Path("configs"),
+        help="configuration folder whose site profiles the demo uses, where it has them",
+    )
+    d.add_argument(
         "--port", type=int, default=16100, help="first UDP port of the simulated devices"
     )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "collect" and args.strict and not args.once:
+        parser.error("collect: --strict applies to --once (a one-shot run's exit code)")
     _setup_logging(0 if args.quiet else args.verbose)
     try:
         if args.command == "validate":

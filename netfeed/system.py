@@ -122,13 +122,18 @@ def _driver_settings(
 
 
 def load_system(
-    config_dir: Path, networks: list[str] | None = None, *, check_all: bool = False
+    config_dir: Path,
+    networks: list[str] | None = None,
+    *,
+    check_all: bool = False,
+    with_networks: bool = True,
 ) -> System:
     """Load and validate everything in ``config_dir`` before anything connects.
 
     Raises :class:`ConfigProblems` listing every problem (file and key in each).
     ``check_all`` also runs the drivers' data checks (profiles) and loads
-    every configured application's settings, as ``netfeed validate`` does."""
+    every configured application's settings, as ``netfeed validate`` does.
+    ``with_networks=False`` (an application host) needs no network files."""
     problems: list[str] = []
     yaml_path = config_dir / "netfeed.yaml"
     bus = coll = None
@@ -151,7 +156,8 @@ def load_system(
         problems += errs
     nets: list[NetworkConfig] = []
     try:
-        nets = load_networks(config_dir, networks, reg)
+        if with_networks:
+            nets = load_networks(config_dir, networks, reg)
     except ConfigError as exc:
         problems += exc.problems
     if check_all and coll is not None:

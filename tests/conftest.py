@@ -39,18 +39,22 @@ def recordings() -> Path:
     return LIBRENMS
 
 
-def _snmpsim_answers(port: int, community: str) -> bool:
+def _snmpsim_answers(port: int, *communities: str, timeout_s: float = 1.0) -> bool:
+    """Whether snmpsim answers a GET for every community, asked one at a time."""
     from collectors.snmp.base import SnmpTarget
     from collectors.snmp.pysnmp_client import PysnmpClient
 
     async def probe() -> bool:
         c = PysnmpClient()
         try:
-            r = await c.get(
-                SnmpTarget("probe", "127.0.0.1", port, "2c", community, 1.0, 0),
-                ["1.3.6.1.2.1.1.2.0"],
-            )
-            return bool(r)
+            for community in communities:
+                r = await c.get(
+                    SnmpTarget("probe", "127.0.0.1", port, "2c", community, timeout_s, 0),
+                    ["1.3.6.1.2.1.1.2.0"],
+                )
+                if not r:
+                    return False
+            return True
         except Exception:
             return False
         finally:
@@ -62,7 +66,10 @@ def _snmpsim_answers(port: int, community: str) -> bool:
 @contextlib.contextmanager
 def serve_snmpsim(data_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
     """Run snmpsim on ``data_dir`` on a free loopback port until the context ends."""
-    exe = shutil.which("snmpsim-command-responder")
+    # The venv running the tests has it next to its python, on PATH or not
+    # (scripts/test runs .venv/bin/python); then anything on PATH.
+    beside = Path(sys.executable).parent / "snmpsim-command-responder"
+    exe = str(beside) if os.access(beside, os.X_OK) else shutil.which("snmpsim-command-responder")
     if exe is None:
         pytest.fail("snmpsim-command-responder not installed: pip install -e '.[test]'")
     port = free_udp_port()
@@ -87,6 +94,12 @@ def serve_snmpsim(data_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"snmpsim did not start: {log.read_text()[-2000:]}")
             time.sleep(0.5)
+        # snmpsim indexes a recording on its first request, and answers nobody
+        # meanwhile: visit each once, one at a time, so tests that poll many
+        # recordings at once measure the collector, not that first indexing.
+        names = sorted(p.stem for p in data_dir.glob("*.snmprec"))
+        if not _snmpsim_answers(port, *names, timeout_s=60.0):
+            pytest.fail(f"snmpsim did not answer for every recording: {log.read_text()[-2000:]}")
         yield "127.0.0.1", port
     finally:
         proc.terminate()

@@ -126,7 +126,9 @@ def contract_problems(path: Path, spec: ProfileFile) -> list[str]:
                 f"{path}: datasets.{ds}: unknown dataset {ds!r}; known: {', '.join(DATASETS)}"
             )
             continue
-        parts = [("scalars", dspec.scalars)] if dspec.scalars is not None else []
+        parts: list[tuple[str, ScalarSpec | TableSpec]] = []
+        if dspec.scalars is not None:
+            parts.append(("scalars", dspec.scalars))
         parts += [(f"tables.{t}", tspec) for t, tspec in dspec.tables.items()]
         for where, part in parts:
             for kind, names, known in (

@@ -15,12 +15,14 @@ import time
 import uuid
 from collections import defaultdict
 
+import aiokafka.partitioner
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
+import bus.partitioner
 from bus.api import BusError, BusMessage
 from bus.kafka import KafkaConsumer, KafkaProducer
-from bus.partitioner import murmur2, partition_for
+from bus.partitioner import partition_for
 from bus.settings import BusSettings, KafkaSettings
 
 WAIT_S = 30.0
@@ -83,12 +85,14 @@ def test_murmur2_agrees_with_aiokafka_partitioner() -> None:
         b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
         b"abc": 479470107,
     }
-    for key, expected in java.items():
-        assert murmur2(key) == expected
+    for key, expected in java.items():  # Java's toPositive(murmur2(key)) % n
+        for n in (1, 3, 7, 64, 1000):
+            assert partition_for(key, n) == (expected & 0x7FFFFFFF) % n, (key, n)
     rng = random.Random(7)
     keys = [b"", b"core-1", *(f"dev-{i}".encode() for i in range(200))]
     keys += [rng.randbytes(rng.randrange(1, 40)) for _ in range(500)]
     aiokafka_partition = DefaultPartitioner()
+    assert bus.partitioner.murmur2 is aiokafka.partitioner.murmur2  # no murmur2 of our own
     for n in (1, 2, 3, 6, 7, 12, 64):
         parts = list(range(n))
         for key in keys:
@@ -287,3 +291,59 @@ async def test_rebalance_between_getmany_and_commit_loses_nothing(bootstrap: str
     # ... and the commits after the rebalance covered everything.
     async with KafkaConsumer(s, group=group, topics=[topic]) as c:
         assert await drain(c, 1, timeout_s=2) == []
+
+
+async def test_session_timeout_refused_by_the_broker_names_the_setting() -> None:
+    from aiokafka.errors import InvalidSessionTimeoutError
+
+    class Refused:  # an aiokafka consumer whose group join the broker refused
+        def assignment(self) -> set[object]:
+            return set()
+
+        async def getmany(self, *a: object, **kw: object) -> dict[object, list[object]]:
+            raise InvalidSessionTimeoutError()
+
+    c = KafkaConsumer(settings("127.0.0.1:1"), group="g", topics=["t"])
+    c._consumer = Refused()  # type: ignore[assignment]
+    with pytest.raises(BusError) as err:
+        await c.getmany(timeout_ms=100)
+    msg = str(err.value)
+    assert "kafka.session_timeout_ms" in msg and "6000" in msg
+    assert "group.min.session.timeout.ms" in msg and "group.max.session.timeout.ms" in msg
+
+
+@pytest.mark.kafka
+async def test_real_broker_refusing_the_session_timeout_is_a_bus_error_naming_it(
+    bootstrap: str,
+) -> None:
+    # Valid for netfeed (at least 6000), but above the broker's default
+    # group.max.session.timeout.ms (30 min): the broker refuses the join.
+    s = settings(bootstrap, session_timeout_ms=1_900_000)
+    topic = unique("session")
+    started = time.monotonic()
+    async with KafkaConsumer(s, group=unique("g"), topics=[topic]) as c:
+        with pytest.raises(BusError) as err:
+            while time.monotonic() - started < WAIT_S:
+                await c.getmany(timeout_ms=200)
+    msg = str(err.value)
+    assert "kafka.session_timeout_ms" in msg and "1900000" in msg
+    assert "group.min.session.timeout.ms" in msg and "group.max.session.timeout.ms" in msg
+
+
+@pytest.mark.kafka
+async def test_groupless_pattern_matching_nothing_returns_within_timeout(bootstrap: str) -> None:
+    # Without a group, aiokafka's getmany waits for an assignment, with no time
+    # limit, until the pattern matches a topic (netfeed tail on a glob matching nothing).
+    s = settings(bootstrap)
+    prefix = unique("nothing")
+    async with KafkaConsumer(s, group=None, pattern=rf"{prefix}\..*") as c:
+        started = time.monotonic()
+        try:
+            got = await asyncio.wait_for(c.getmany(timeout_ms=300), 10)
+        except TimeoutError:
+            pytest.fail("getmany(timeout_ms=300) was still waiting after 10 s")
+        assert got == []
+        assert time.monotonic() - started < 3
+        await produce(s, f"{prefix}.late", 3, key=b"k")
+        got = await drain(c, 3)
+    assert [(m.topic, m.value) for m in got] == [(f"{prefix}.late", b"%d" % i) for i in range(3)]

@@ -43,7 +43,12 @@ async def test_every_interface_arrives_with_librenms_values(
     names = recording_names()
     assert len(names) >= 10
     yaml = write_network(
-        tmp_path, "rec", [{"id": n, "host": host, "port": port, "community": n} for n in names]
+        tmp_path,
+        "rec",
+        [{"id": n, "host": host, "port": port, "community": n} for n in names],
+        timeout_s=10,  # snmpsim answers 50 devices' walks from one single-threaded process
+        retries=2,
+        deadline_s=300,
     )
     markers = await collect_once(any_bus, yaml, ["interfaces"])
     assert markers[0].devices_ok == len(names), markers[0].failures

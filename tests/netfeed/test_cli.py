@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 
 from bus.datasets import DATASETS
@@ -86,8 +90,42 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
     assert len([r for r in recs if r["dataset"] == "interfaces"]) == 3 * 4
     assert len([r for r in recs if r["dataset"] == "system"]) == 3
     assert {x["dataset"] for x in lines if x["kind"] == "cycle_complete"} == set(DATASETS)
-    assert "dry:interfaces" in err and "3/3 ok" in err
+    # one line per finished cycle at default verbosity
+    assert "dry interfaces: 3/3 ok, 0 failed, 0 timed out, 0 skipped, 12 records" in err
     assert not (tmp_path / "var").exists()  # published nothing
+
+
+async def test_scheduled_collect_prints_each_cycle_and_honours_dataset(tmp_path: Path) -> None:
+    async with SimulatedNetwork("sch", 2, seed=7, base_port=0, n_interfaces=2) as sim:
+        path = write_network(
+            tmp_path,
+            "sch",
+            [
+                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+                for d in sim.devices
+            ],
+        )
+        path.write_text(
+            path.read_text() + "datasets: {system: {interval_s: 2}, interfaces: {interval_s: 2}}\n"
+        )
+        code, out, err = await anetfeed(
+            "collect",
+            "--config",
+            str(tmp_path),
+            "--dry-run",
+            "--duration",
+            "5",
+            "--dataset",
+            "interfaces",
+        )
+    assert code == 0, err
+    assert "sch interfaces: 2/2 ok" in err
+    assert "sch system" not in err and '"dataset":"system"' not in out  # --dataset holds
+
+
+def test_strict_without_once_is_a_usage_error() -> None:
+    r = netfeed("collect", "--strict")
+    assert r.returncode == 2 and "--strict applies to --once" in r.stderr
 
 
 async def test_collect_then_tail_on_the_embedded_bus(tmp_path: Path) -> None:
@@ -146,3 +184,104 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "== lab-east interfaces cycle" in r.stdout and "== lab-west interfaces cycle" in r.stdout
     assert "b/s" in r.stdout
     assert (tmp_path / "demo" / "interface-utilisation.csv").stat().st_size > 0
+
+
+# -- tail always ends: --duration, SIGINT, SIGTERM (also waiting for a topic) --------
+
+
+def tail_config(tmp_path: Path, backend: str) -> Path:
+    """A config folder whose bus is a fresh embedded file or the real Kafka broker."""
+    bus: dict[str, object] = {"backend": backend}
+    if backend == "kafka":
+        bootstrap = os.environ.get("NETFEED_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            pytest.skip("NETFEED_KAFKA_BOOTSTRAP not set: Kafka tests need scripts/kafka.sh start")
+        bus["kafka"] = {"bootstrap_servers": bootstrap, "request_timeout_ms": 10_000}
+    else:
+        bus["embedded"] = {"path": str(tmp_path / "bus.sqlite3")}
+    (tmp_path / "netfeed.yaml").write_text(yaml.safe_dump({"bus": bus}))
+    return tmp_path
+
+
+BACKENDS = ["embedded", pytest.param("kafka", marks=pytest.mark.kafka)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tail_of_a_glob_matching_nothing_ends_after_duration(tmp_path: Path, backend: str) -> None:
+    cfg = tail_config(tmp_path, backend)
+    started = time.monotonic()
+    try:
+        glob = f"nomatch-{uuid.uuid4().hex[:8]}.*"
+        r = netfeed("tail", glob, "--config", str(cfg), "--duration", "3", timeout=40)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"netfeed tail --duration 3 on {backend} still running after 40 s")
+    took = time.monotonic() - started
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert 3 <= took < 20, took  # 3 s, plus start-up and closing
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_tail_of_a_glob_matching_nothing_ends_on_a_signal(
+    tmp_path: Path, backend: str, sig: signal.Signals
+) -> None:
+    cfg = tail_config(tmp_path, backend)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "netfeed.cli", "-v", "tail", f"nomatch-{uuid.uuid4().hex[:8]}.*",
+        "--config", str(cfg),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None and proc.stdout is not None
+    try:
+        # It is reading (signal handlers in place, consumer started) once it logs this.
+        async with asyncio.timeout(40):
+            while b"tail: reading topics matching" not in (line := await proc.stderr.readline()):
+                assert line, "netfeed tail exited before reading"
+        await asyncio.sleep(1.0)  # well into waiting for a topic that does not exist
+        proc.send_signal(sig)
+        started = time.monotonic()
+        try:
+            code = await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            pytest.fail(f"netfeed tail on {backend} ignored {sig.name} for 10 s")
+        assert time.monotonic() - started < 5
+        assert code == 0, (await proc.stderr.read()).decode()[-2000:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+# -- one version, written only in pyproject.toml ---------------------------------------
+
+VERSIONS_CHILD = """
+import importlib.metadata as md, json, sys
+real = md.version
+def fake(name):
+    if name != "netfeed":
+        return real(name)
+    if sys.argv[1] == "not-installed":
+        raise md.PackageNotFoundError(name)
+    return sys.argv[1]
+if sys.argv[1] != "real":
+    md.version = fake
+import bus, collectors, netfeed
+from collectors.snmp import poll
+print(json.dumps([bus.__version__, collectors.__version__, netfeed.__version__,
+                  poll.__version__]))
+"""
+
+
+@pytest.mark.parametrize("metadata", ["real", "7.7.7", "not-installed"])
+def test_every_package_reports_the_version_from_package_metadata(metadata: str) -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    r = subprocess.run(
+        [sys.executable, "-c", VERSIONS_CHILD, metadata],
+        cwd=ROOT, text=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    want = {"real": pyproject, "7.7.7": "7.7.7", "not-installed": "0+unknown"}[metadata]
+    assert json.loads(r.stdout) == [want] * 4
