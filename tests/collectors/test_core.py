@@ -62,17 +62,17 @@ def test_registry_refuses_a_second_driver_with_the_same_name() -> None:
     clone = type("OtherEcho", (EchoDriver,), {})
     with pytest.raises(RegistryError, match="protocol 'echo' registered twice"):
         reg.register(clone)
-    with pytest.raises(RegistryError, match=r"not a collectors\.driver\.Driver"):
+    with pytest.raises(RegistryError, match=r"not a subclass of collectors\.driver\.Driver"):
         reg.register(object)  # type: ignore[arg-type]
-    with pytest.raises(RegistryError, match="no collector driver for protocol 'gnmi'"):
+    with pytest.raises(RegistryError, match="no protocol 'gnmi'; installed: echo, snmp"):
         reg.get("gnmi")
 
 
 def test_installed_entry_points_give_the_snmp_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     assert registry_from_entry_points().get("snmp") is SnmpDriver
     bad = EntryPoint("telnet", "tests.support.echo_driver:EchoDriver", "netfeed.collectors")
-    monkeypatch.setattr("collectors.registry.entry_points", lambda group: [bad])
-    with pytest.raises(RegistryError, match="driver says name 'echo'"):
+    monkeypatch.setattr("bus.plugins.entry_points", lambda group: [bad])
+    with pytest.raises(RegistryError, match="protocol says name 'echo'"):
         registry_from_entry_points()
 
 
@@ -186,3 +186,23 @@ def test_options_of_another_protocol_are_validated_by_its_driver(tmp_path: Path)
     assert any(
         "defaults.echo.answr: Extra inputs are not permitted" in p for p in exc.value.problems
     )
+
+
+class BrokenDriver(EchoDriver):
+    """Echo, except that it raises on devices whose id ends in -1."""
+
+    async def poll(self, device, dataset, scheduled_unix_ms, cycle_id):  # type: ignore[no-untyped-def]
+        if device.id.endswith("-1"):
+            raise KeyError("a driver bug")
+        return await super().poll(device, dataset, scheduled_unix_ms, cycle_id)
+
+
+async def test_a_driver_that_raises_fails_that_device_only(tmp_path: Path) -> None:
+    net = load_network(echo_network(tmp_path, "b", 3), registry())
+    sink = ListSink()
+    coll = Collector([net], CollectorSettings(instance_id="t"), sink, {"echo": BrokenDriver()})
+    (marker, *_) = await coll.run_once(["system"])
+    await coll.stop()
+    assert (marker.devices_ok, marker.devices_failed) == (2, 1)
+    assert marker.failures == {"b-1": "failed: KeyError: 'a driver bug'"}
+    assert sorted(r.device for r in sink.records) == ["b-0", "b-2"]
