@@ -9,7 +9,8 @@
 # `start` prints NETFEED_KAFKA_BOOTSTRAP=127.0.0.1:<port> as its last stdout line.
 # Environment: NETFEED_KAFKA_PORT (19092), NETFEED_KAFKA_CONTROLLER_PORT (port+1),
 # NETFEED_CACHE (~/.cache/netfeed), NETFEED_RUN (/tmp/netfeed-run),
-# NETFEED_KAFKA_WAIT_S (90), PYTHON (python3, needs aiokafka), JAVA (java).
+# NETFEED_KAFKA_WAIT_S (90), PYTHON (needs aiokafka; default the repo's .venv/bin/python,
+# else python3), JAVA (java).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +27,14 @@ data="$run/data"
 logs="$run/logs"
 pidfile="$run/kafka.pid"
 wait_s="${NETFEED_KAFKA_WAIT_S:-90}"
-python="${PYTHON:-python3}"
+# The readiness probe needs aiokafka: the project's .venv has it (scripts/setup.sh python).
+if [[ -n "${PYTHON:-}" ]]; then
+    python="$PYTHON"
+elif [[ -x "${here%/*}/.venv/bin/python" ]]; then
+    python="${here%/*}/.venv/bin/python"
+else
+    python=python3
+fi
 java="${JAVA:-java}"
 
 log() { echo "kafka.sh: $*" >&2; }
@@ -195,6 +203,10 @@ wait_ready() {
 
 start() {
     provision
+    # Checked first: the readiness probe needs it even when the broker already runs.
+    "$python" -c "import aiokafka" 2>/dev/null \
+        || die "$python cannot import aiokafka (needed to probe readiness):" \
+            "run scripts/setup.sh python, or set PYTHON"
     local pid
     if pid="$(running_pid)"; then
         log "already running (pid $pid)"
@@ -203,8 +215,6 @@ start() {
             if port_open "$p"; then die "127.0.0.1:$p is in use by another process"; fi
         done
         command -v "$java" >/dev/null || die "java not found (Kafka needs Java 17+)"
-        "$python" -c "import aiokafka" 2>/dev/null \
-            || die "$python cannot import aiokafka (needed to probe readiness); set PYTHON"
         write_config
         format_storage
         log "starting Kafka $KAFKA_VERSION on $bootstrap (data in $data)"

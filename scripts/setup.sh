@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what netfeed needs on a fresh machine; safe to run again (does only what is missing).
 #
-#   scripts/setup.sh python   a virtualenv in .venv with netfeed and its test/dev extras
+#   scripts/setup.sh python   a virtualenv in .venv with netfeed and its test/dev extras,
+#                             at the versions in requirements.lock (scripts/lock updates it)
 #   scripts/setup.sh system   Java 17 and Maven (the test Kafka broker), net-snmp tools
 #   scripts/setup.sh all      both
 set -euo pipefail
@@ -29,13 +30,16 @@ python_env() {
     "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
         || { log "Python >= 3.11 needed ($py is $("$py" --version 2>&1))"; exit 1; }
     [[ -x .venv/bin/python ]] || { log "creating .venv"; "$py" -m venv .venv; }
-    # Reinstall only when pyproject.toml changed since the last install.
-    local stamp=.venv/.netfeed-installed want
-    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    # The versions tested are locked: pyproject.toml keeps ranges, requirements.lock
+    # pins every package (scripts/lock regenerates it).  Reinstall only when either
+    # file changed since the last install; the stamp is written only on success.
+    local lock=requirements.lock stamp=.venv/.netfeed-installed want
+    [[ -f $lock ]] || { log "$lock missing (scripts/lock makes it)"; exit 1; }
+    want="$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)"
     if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
-        log "installing netfeed and its Python dependencies into .venv"
+        log "installing netfeed and its Python dependencies (pinned by $lock) into .venv"
         .venv/bin/python -m pip install -q --upgrade pip >&2
-        .venv/bin/python -m pip install -q -e ".[test,dev]" >&2
+        .venv/bin/python -m pip install -q -c "$lock" -e ".[test,dev]" >&2
         echo "$want" >"$stamp"
     fi
 }

@@ -1,9 +1,11 @@
 import json
+from typing import Any
 
 import jsonschema
+import msgspec
 import pytest
 
-from bus.datasets import validate
+from bus.datasets import DATASETS, validate
 from bus.records import CycleComplete, Provenance, Record, RecordError, decode, encode
 from bus.schema import PUBLISHED, message_schema, render
 
@@ -91,8 +93,86 @@ def test_newer_schema_version_is_refused() -> None:
         decode(json.dumps(data).encode())
 
 
+def _meaning(schema: Any) -> Any:
+    """``schema`` as JSON data with every description's whitespace collapsed: what the
+    contract says (properties, types, required, enums, descriptions' words), not how a
+    Python or msgspec version indented the docstrings the descriptions come from."""
+    if isinstance(schema, dict):
+        return {
+            k: " ".join(v.split()) if k == "description" and isinstance(v, str) else _meaning(v)
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_meaning(v) for v in schema]
+    return schema
+
+
+def _models_meaning() -> Any:
+    return _meaning(json.loads(render()))
+
+
 def test_published_schema_matches_models() -> None:
-    assert PUBLISHED.read_text() == render(), "run python -m bus.schema"
+    published = _meaning(json.loads(PUBLISHED.read_text()))
+    assert published == _models_meaning(), "the models changed: run python -m bus.schema"
+
+
+def _set_interface_field(schema: Any, name: str, spec: Any) -> None:
+    schema["$defs"]["InterfaceFields"]["properties"][name] = spec
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda s: _set_interface_field(s, "brand_new", {"type": "integer"}), id="new-field"
+        ),
+        pytest.param(
+            lambda s: s["$defs"]["InterfaceFields"]["properties"].pop("in_octets"),
+            id="dropped-field",
+        ),
+        pytest.param(
+            lambda s: _set_interface_field(
+                s, "in_octets", {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+            ),
+            id="type",
+        ),
+        pytest.param(lambda s: s["$defs"]["InterfaceTags"]["required"].pop(), id="required"),
+        pytest.param(
+            lambda s: s["$defs"]["InterfaceFields"]["properties"]["counter_bits"]["anyOf"][0][
+                "enum"
+            ].append(128),
+            id="enum",
+        ),
+        pytest.param(
+            lambda s: s["$defs"]["Record"]["properties"]["dataset"].update(type="integer"),
+            id="record-type",
+        ),
+    ],
+)
+def test_schema_comparison_sees_changes_of_meaning(change: Any) -> None:
+    """Guards the guard: whitespace in descriptions is ignored, nothing else is."""
+    reindented = json.loads(render())
+    d = reindented["$defs"]["InterfaceFields"]
+    d["description"] = "\n    ".join(d["description"].split("\n"))
+    assert _meaning(reindented) == _models_meaning()
+    changed = json.loads(render())
+    change(changed)
+    assert _meaning(changed) != _models_meaning()
+
+
+def test_schema_comparison_sees_a_field_added_to_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model that grows a field (same name, same docstring) fails the published check."""
+    model = DATASETS["interfaces"]
+    grown = msgspec.defstruct(
+        model.fields.__name__,
+        [("brand_new_pkts", int | None, None)],
+        bases=(model.fields,),
+        namespace={"__doc__": model.fields.__doc__},
+    )
+    monkeypatch.setitem(DATASETS, "interfaces", msgspec.structs.replace(model, fields=grown))
+    assert "brand_new_pkts" in _models_meaning()["$defs"]["InterfaceFields"]["properties"]
+    with pytest.raises(AssertionError, match=r"run python -m bus\.schema"):
+        test_published_schema_matches_models()
 
 
 def test_schema_accepts_records_and_markers_and_rejects_wrong_types() -> None:
