@@ -4,25 +4,38 @@ LibreNMS's reading of it."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from collectors.snmp.base import Value
 from tests.support.librenms import LIBRENMS
 
 
-@lru_cache(maxsize=16)
+def hex_octets(raw: str) -> bytes:
+    """A ``4x`` value as snmpsim serves it: an odd-length string's lone last
+    digit becomes an octet of its own (``abc`` -> ``ab 0c``)."""
+    if len(raw) % 2:
+        return bytes.fromhex(raw[:-1]) + bytes((int(raw[-1], 16),))
+    return bytes.fromhex(raw)
+
+
+@cache
 def snmprec(name: str) -> dict[str, Value]:
-    """``OID -> value``: int for numbers, bytes for OCTET STRING, str for OIDs/IpAddress."""
+    """``OID -> value``: int for numbers, bytes for OCTET STRING, str for
+    OIDs/IpAddress; a NULL value (type 5) is left out, as the clients do.  A
+    repeated OID keeps its first value: what a walk through snmpsim reads (a
+    GET of it reads the last)."""
     out: dict[str, Value] = {}
     path = LIBRENMS / "snmprec-sanitized" / f"{name}.snmprec"
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
         oid, kind, raw = line.split("|", 2)
+        if oid in out or kind == "5":
+            continue
         if kind == "4":
             out[oid] = raw.encode()
         elif kind == "4x":
-            out[oid] = bytes.fromhex(raw)
+            out[oid] = hex_octets(raw)
         elif kind in ("6", "64"):
             out[oid] = raw
         else:
@@ -35,7 +48,8 @@ def text(name: str, oid: str) -> str | None:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else v if v is None else str(v)
 
 
+@cache
 def column(name: str, oid: str) -> dict[str, Value]:
-    """One walked column: ``index -> value``."""
+    """One walked column: ``index -> value`` (cached: do not modify it)."""
     pre = oid + "."
     return {o[len(pre) :]: v for o, v in snmprec(name).items() if o.startswith(pre)}

@@ -2,7 +2,16 @@
 included) by snmpsim: the IF-MIB tables the collector walks, and whole subtrees
 (mib-2 and enterprises) walked as columns, so every value type and every quirk
 of every recording goes through both clients.  Columns, rows, values (types
-included), problems and even the number of requests must be identical."""
+included), problems and even the number of requests must be identical; where
+the walk cannot finish, so must the exception be.
+
+snmpsim quirk (recordings README): a raw file with an OBJECT IDENTIFIER value
+of one arc (vrp_s5328c-ei's entPhysicalVendorType ``0``) is one snmpsim cannot
+encode, and it then sends no answer at all: a whole-subtree walk of such a
+recording times out, in both clients alike.  Differences that are defects are
+known gaps (``tests/conformance/known_gaps.yaml``), applied by
+:func:`tests.conformance.gaps.params`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from collectors.snmp.base import SnmpClient, SnmpTarget, WalkResult
+from collectors.snmp.base import SnmpClient, SnmpError, SnmpTarget, SnmpTimeout, WalkResult
 from collectors.snmp.fast_client import FastSnmpClient
 from collectors.snmp.pysnmp_client import PysnmpClient
-from tests.support.librenms import recording_names
+from tests.conformance.gaps import params
+from tests.support.librenms import LIBRENMS, recording_names
 
 pytestmark = [pytest.mark.snmpsim, pytest.mark.recordings]
 
@@ -32,6 +42,25 @@ async def both(t: SnmpTarget, columns: list[str]) -> tuple[WalkResult, WalkResul
     finally:
         fast.close()
         ref.close()
+
+
+async def outcome(client: SnmpClient, t: SnmpTarget, columns: list[str]) -> WalkResult | SnmpError:
+    try:
+        return await client.walk(t, columns)
+    except SnmpError as exc:
+        return exc
+    finally:
+        client.close()
+
+
+def unencodable_by_snmpsim(name: str) -> bool:
+    """Does the raw file hold an OBJECT IDENTIFIER value of one arc (snmpsim then
+    does not answer)?"""
+    text = (LIBRENMS / "snmprec" / f"{name}.snmprec").read_text(errors="replace")
+    return any(
+        kind == "6" and "." not in value.strip()
+        for kind, value in (line.split("|", 2)[1:] for line in text.splitlines() if "|" in line)
+    )
 
 
 def assert_same(ours: WalkResult, theirs: WalkResult) -> None:
@@ -61,9 +90,16 @@ async def test_if_mib_tables(recordings: Path, snmpsim: tuple[str, int], name: s
         assert fast.stats.bad_values == fast.stats.malformed == fast.stats.errors == 0
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", params("test_whole_subtrees", NAMES, "name"))
 async def test_whole_subtrees(recordings: Path, snmpsim: tuple[str, int], name: str) -> None:
-    ours, theirs, fast = await both(target(snmpsim, name), SUBTREES)
+    fast = FastSnmpClient()
+    t = target(snmpsim, name)
+    ours, theirs = await outcome(fast, t, SUBTREES), await outcome(PysnmpClient(), t, SUBTREES)
+    if isinstance(ours, SnmpError) or isinstance(theirs, SnmpError):
+        # the same exception from both; a timeout only where snmpsim cannot answer
+        assert (type(ours), str(ours)) == (type(theirs), str(theirs))
+        assert isinstance(ours, SnmpTimeout) and unencodable_by_snmpsim(name), ours
+        return
     assert_same(ours, theirs)
     assert sum(map(len, ours.columns.values())) > 0
     assert fast.stats.errors == 0
