@@ -68,9 +68,7 @@ def write_config(
     profile folder (used where it exists)."""
     cfg = workdir / "configs"
     (cfg / "networks").mkdir(parents=True, exist_ok=True)
-    (cfg / "netfeed.yaml").write_text(
-        SETTINGS_YAML.format(profiles=str(site_profiles.resolve()))
-    )
+    (cfg / "netfeed.yaml").write_text(SETTINGS_YAML.format(profiles=str(site_profiles.resolve())))
     for net in nets:
         net.write_inventory_csv(cfg / "networks" / f"{net.name}.csv")
         (cfg / "networks" / f"{net.name}.yaml").write_text(
@@ -143,4 +141,3 @@ async def run_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0 if reports or (args.duration or 0) < 2 * args.interval else 1
-

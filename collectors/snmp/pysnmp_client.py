@@ -22,6 +22,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from pyasn1.type.univ import Null as _Null
 from pyasn1.type.univ import ObjectIdentifier as _Oid
 from pysnmp.hlapi.v3arch.asyncio import (
     USM_AUTH_HMAC96_MD5,
@@ -107,7 +108,8 @@ def to_value(v: Any) -> Value | None:
         return bytes(v)
     if isinstance(v, _Oid):
         return ".".join(str(n) for n in v)
-    if isinstance(v, rfc1902.Null) or (hasattr(v, "isValue") and not v.isValue):
+    # pyasn1's own Null arrives too (a NULL value in a response varbind)
+    if isinstance(v, rfc1902.Null | _Null) or (hasattr(v, "isValue") and not v.isValue):
         return None  # no value on the wire: absent, as base.py promises
     return str(v)
 

@@ -31,7 +31,7 @@ def test_nameless_and_non_apps_are_refused() -> None:
     reg = ApplicationRegistry()
     with pytest.raises(RegistryError, match="no name"):
         reg.register(Nameless)
-    with pytest.raises(RegistryError, match="not a subclass of applications.api.Application"):
+    with pytest.raises(RegistryError, match=r"not a subclass of applications\.api\.Application"):
         reg.register(dict)  # type: ignore[arg-type]
 
 

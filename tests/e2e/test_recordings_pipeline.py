@@ -1,30 +1,23 @@
 """Real devices' recordings -> snmpsim -> collector -> bus (both) -> application.
 
 Every interface of every shared recording must reach the application as a
-record, with the values LibreNMS extracted from the same recording."""
+record, exactly as the collector published it (same bytes): the bus path
+loses, adds and alters nothing.  Whether the values are right (equal to what
+LibreNMS extracted from the same recordings) is the conformance suite's
+question (``tests/conformance``), asked once, with its known gaps."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from applications.api import AppSettings
-from bus.records import CycleComplete, Record
+from bus.records import CycleComplete, Record, encode
 from bus.settings import BusSettings
 from tests.support.countapp import CaptureApp
-from tests.support.librenms import (
-    compared_columns,
-    expected_ports,
-    ignored_by_librenms,
-    librenms_view,
-    recording_names,
-)
+from tests.support.librenms import recording_names
 from tests.support.pipeline import collect_once, consume_until, runner_for, write_network
 
 IF_TABLE = "1.3.6.1.2.1.2.2.1."
-
-# (recording, ifIndex, column): the recording lacks the object; LibreNMS's JSON
-# holds its anonymiser's placeholder there instead.
-NOT_IN_RECORDING = {("timos_7750-bgp", 7, "ifName"), ("timos_7750-bgp", 7, "ifDescr")}
 
 
 def if_indices_in(recording: Path) -> set[int]:
@@ -50,7 +43,8 @@ async def test_every_interface_arrives_with_librenms_values(
         retries=2,
         deadline_s=300,
     )
-    markers = await collect_once(any_bus, yaml, ["interfaces"])
+    sent: list[Record] = []
+    markers = await collect_once(any_bus, yaml, ["interfaces"], sent)
     assert markers[0].devices_ok == len(names), markers[0].failures
 
     app = CaptureApp(AppSettings(networks=["rec"], datasets=["interfaces"]))
@@ -65,28 +59,13 @@ async def test_every_interface_arrives_with_librenms_values(
     records = [i.message for i in app.items if isinstance(i.message, Record)]
     assert len(records) == markers[0].records
 
-    got: dict[str, dict[int, Record]] = {}
+    # what the application got is what the collector sent, byte for byte
+    assert sorted(map(encode, records)) == sorted(map(encode, sent))
+    got: dict[str, set[int]] = {}
     for r in records:
-        got.setdefault(r.device, {})[int(r.tags["if_index"])] = r
-    compared = 0
-    for name in names:
-        ours = got.get(name, {})
-        # every interface in the recording's ifTable arrived
-        assert set(ours) == if_indices_in(recordings / "snmprec" / f"{name}.snmprec"), name
-        theirs = expected_ports(name)
-        for idx, row in theirs.items():
-            if idx not in ours:
-                # LibreNMS adds ports that are not in ifTable (Nokia VPRN / management)
-                assert name == "timos_7750-bgp", (name, idx)
-                continue
-            view = librenms_view(ours[idx].tags, ours[idx].fields)
-            for col in compared_columns():
-                if (name, idx, col) in NOT_IN_RECORDING:
-                    assert view[col] is None, (name, idx, col)
-                    continue
-                assert view[col] == row.get(col), (name, idx, col, view[col], row.get(col))
-                compared += 1
-        for idx in set(ours) - set(theirs):
-            view = librenms_view(ours[idx].tags, ours[idx].fields)
-            assert ignored_by_librenms(view), (name, idx, view)
-    assert compared > 10_000
+        got.setdefault(r.device, set()).add(int(r.tags["if_index"]))
+    for name in names:  # every interface in the recording's ifTable arrived
+        assert got.get(name, set()) == if_indices_in(recordings / "snmprec" / f"{name}.snmprec"), (
+            name
+        )
+    assert len(records) > 5_000

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from applications.api import Application
 from applications.runner import AppRunner
 from bus.factory import make_producer
-from bus.records import CycleComplete
+from bus.records import CycleComplete, Record
 from bus.settings import BusSettings
 from collectors.config import load_network
 from collectors.publish import Publisher
@@ -50,15 +51,34 @@ def write_network(
     return path
 
 
+class KeepingPublisher(Publisher):
+    """The real publisher; keeps a copy of every record it sent."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sent: list[Record] = []
+
+    async def publish(self, records: list[Record]) -> None:
+        await super().publish(records)
+        self.sent += records
+
+
 async def collect_once(
-    bus: BusSettings, network_yaml: Path, datasets: list[str]
+    bus: BusSettings,
+    network_yaml: Path,
+    datasets: list[str],
+    sent: list[Record] | None = None,
 ) -> list[CycleComplete]:
+    """One cycle of ``datasets``; the records published are appended to ``sent``."""
     net = load_network(network_yaml)
     async with make_producer(bus, client_id="test-collector") as producer:
+        publisher = KeepingPublisher(producer, bus.topic_prefix)
+        if sent is not None:
+            publisher.sent = sent
         collector = Collector(
             [net],
             CollectorSettings(instance_id="test"),
-            Publisher(producer, bus.topic_prefix),
+            publisher,
             {"snmp": SnmpDriver(profiles=shipped_profiles())},
         )
         try:
