@@ -26,7 +26,7 @@ import yaml
 from pydantic import ValidationError
 
 from bus.datasets import DATASETS
-from collectors.profiles.compiled import CompiledDataset, compile_dataset
+from collectors.profiles.compiled import CompiledDataset, Enums, compile_dataset
 from collectors.profiles.schema import (
     DatasetSpec,
     EnumFile,
@@ -55,6 +55,19 @@ class Profile:
     sysdescr: tuple[re.Pattern[str], ...]
     datasets: dict[str, CompiledDataset]
     source: Path
+    protocol: str = "snmp"
+    capabilities: tuple[re.Pattern[str], ...] = ()
+    priority: int = 0
+
+    def capability_rank(self, capabilities: list[str]) -> tuple[int, int] | None:
+        """NETCONF: how well this profile fits a server's hello capabilities
+        (every pattern must match one of them); None when it does not."""
+        if not self.capabilities:
+            return None
+        for pat in self.capabilities:
+            if not any(pat.search(c) for c in capabilities):
+                return None
+        return (self.priority, len(self.capabilities))
 
     def rank(self, sys_object_id: str, sys_descr: str | None) -> tuple[int, int, int] | None:
         """How well this profile fits a device; None when it does not."""
@@ -111,7 +124,7 @@ def _merge_dataset(base: DatasetSpec | None, top: DatasetSpec) -> DatasetSpec:
         tables[name] = (
             t if name not in tables else TableSpec.model_validate(_merge_part(tables[name], t))
         )
-    return DatasetSpec(scalars=scalars, tables=tables)
+    return DatasetSpec(scalars=scalars, tables=tables, requests=top.requests or base.requests)
 
 
 def contract_problems(path: Path, spec: ProfileFile) -> list[str]:
@@ -147,12 +160,24 @@ def contract_problems(path: Path, spec: ProfileFile) -> list[str]:
 class ProfileSet:
     """Every profile found in the given folders, resolved and ready to match."""
 
-    def __init__(self, folders: list[Path] | None = None) -> None:
-        folders = [SHIPPED, *(folders or [])]
+    def __init__(
+        self,
+        folders: list[Path] | None = None,
+        *,
+        protocol: str = "snmp",
+        shipped: Path = SHIPPED,
+        fallback: str | None = FALLBACK,
+    ) -> None:
+        """``protocol``: only profiles saying this ``protocol:`` are loaded from the
+        folders (a site folder may hold SNMP and NETCONF profiles; each driver's set
+        checks its own, schema and record contract alike).  ``fallback``: the profile
+        used when nothing matches (None: no fallback)."""
+        self.protocol = protocol
+        folders = [shipped, *(folders or [])]
         problems: list[str] = []
         files: dict[str, ProfileFile] = {}
         paths: dict[str, Path] = {}
-        self.enums: dict[str, dict[int, str | int | float]] = {}
+        self.enums: Enums = {}
         for folder in folders:
             for path in sorted((folder / "enums").glob("*.yaml")):
                 try:
@@ -174,6 +199,8 @@ class ProfileSet:
                 except ProfileError as exc:
                     problems += exc.problems
                     continue
+                if spec.protocol != protocol:
+                    continue  # another driver's profile: its own set checks it
                 problems += contract_problems(path, spec)
                 if spec.name != path.stem:
                     problems.append(
@@ -194,8 +221,8 @@ class ProfileSet:
                 self.profiles[name] = self._resolve(name, files, paths, ())
             except ProfileError as exc:
                 problems += exc.problems
-        if FALLBACK not in self.profiles and not problems:
-            problems.append(f"{SHIPPED}: the fallback profile {FALLBACK!r} is missing")
+        if fallback is not None and fallback not in self.profiles and not problems:
+            problems.append(f"{shipped}: the fallback profile {fallback!r} is missing")
         if problems:
             raise ProfileError(sorted(set(problems)))
         self._matchable = [
@@ -203,6 +230,7 @@ class ProfileSet:
             for n, p in sorted(self.profiles.items())
             if not n.startswith("_") and (p.sysobjectid or p.sysdescr)
         ]
+        self._by_caps = [p for n, p in sorted(self.profiles.items()) if not n.startswith("_")]
         self._cache: dict[tuple[str, str | None], tuple[Profile, bool]] = {}
 
     def _resolve(
@@ -236,8 +264,20 @@ class ProfileSet:
             tuple(re.compile(r) for r in spec.sysdescr),
             compiled,
             paths[name],
+            spec.protocol,
+            tuple(re.compile(r) for r in spec.capabilities),
+            spec.priority,
         )
         return self._resolved[name]
+
+    def match_capabilities(self, capabilities: list[str]) -> Profile | None:
+        """NETCONF: the profile for a server's hello capabilities: every one of its
+        ``capabilities`` patterns matches some capability URI; the highest
+        ``priority`` wins, then the most patterns, then the name; None when none fits."""
+        ranked = [
+            (r, p.name) for p in self._by_caps if (r := p.capability_rank(capabilities)) is not None
+        ]
+        return self.profiles[max(ranked)[1]] if ranked else None
 
     def match(
         self, sys_object_id: str | None, sys_descr: str | None = None

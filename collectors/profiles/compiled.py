@@ -81,13 +81,81 @@ def _bool(v: Value) -> object:
     return {1: True, 2: False}.get(v, _BAD) if isinstance(v, int) else _BAD
 
 
-def _enum(table: dict[int, str | int | float]) -> Callable[[Value], object]:
+def _enum(table: dict[int | str, str | int | float]) -> Callable[[Value], object]:
     def conv(v: Value) -> object:
         if not isinstance(v, int):
             return _BAD
         return table.get(v, str(v))
 
     return conv
+
+
+# XML text (NETCONF): every raw value is a stripped ``str``
+_DEC = re.compile(r"^[+-]?\d+$")
+
+
+def _x_int(v: Value) -> object:
+    return int(v) if isinstance(v, str) and _DEC.match(v) else _BAD
+
+
+def _x_float(v: Value) -> object:
+    try:
+        out = float(v) if isinstance(v, str) and v else _BAD
+    except ValueError:
+        return _BAD
+    return out if out is _BAD or math.isfinite(out) else _BAD  # type: ignore[arg-type]
+
+
+def _x_text(v: Value) -> object:
+    return v if isinstance(v, str) else _BAD
+
+
+def _x_hex(v: Value) -> object:
+    if not isinstance(v, str):
+        return _BAD
+    h = re.sub(r"[:.\-\s]", "", v).lower()
+    if not h:
+        return None
+    return h if re.fullmatch(r"[0-9a-f]+", h) else _BAD
+
+
+def _x_bool(v: Value) -> object:
+    return {"true": True, "false": False}.get(v.lower(), _BAD) if isinstance(v, str) else _BAD
+
+
+def _x_ip(v: Value) -> object:
+    if not isinstance(v, str):
+        return _BAD
+    try:
+        return str(ipaddress.ip_address(v))
+    except ValueError:
+        return _BAD
+
+
+def _x_enum(table: dict[int | str, str | int | float]) -> Callable[[Value], object]:
+    def conv(v: Value) -> object:
+        return table.get(v, _BAD) if isinstance(v, str) else _BAD
+
+    return conv
+
+
+_XCONV: dict[str, Callable[[Value], object]] = {
+    "int": _x_int,
+    "float": _x_float,
+    "text": _x_text,
+    "hex": _x_hex,
+    "oid": _x_text,
+    "bool": _x_bool,
+    "ip": _x_ip,
+}
+
+
+def _with_regex(conv: Callable[[Value], object], rx: re.Pattern[str]) -> Callable[[Value], object]:
+    def run(v: Value) -> object:
+        m = rx.search(v) if isinstance(v, str) else None
+        return conv(m.group(1)) if m else None
+
+    return run
 
 
 _CONV: dict[str, Callable[[Value], object]] = {
@@ -206,11 +274,64 @@ class _Field:
     index: IndexSpec | None = None
     out_type: str | None = None
     sum_over: int = 0  # oid read at <row>.<N more sub-ids>, summed
+    xml: tuple[XmlSource, ...] = ()  # path fields: where each of ``oids`` is read
+    joined: bool = False  # read in another list, by key: makes no rows
+
+
+@dataclass(frozen=True)
+class XmlSource:
+    """Where a path field's source key is read in a NETCONF reply: ``path`` under
+    each element of ``rows`` (an XPath from ``<data>``; None: ``<data>`` itself),
+    the element's index being its ``key`` texts joined with ``|`` (none: its
+    position, from 1)."""
+
+    rows: str | None
+    key: tuple[str, ...]
+    path: str
+
+    @property
+    def source_key(self) -> str:
+        if self.rows is None:
+            return self.path
+        return f"{self.rows}[{','.join(self.key)}]/{self.path}"
+
+
+Enums = dict[str, dict[int | str, str | int | float]]
 
 
 def _compile_field(
-    name: str, is_tag: bool, spec: FieldSpec, enums: dict[str, dict[int, str | int | float]]
+    name: str,
+    is_tag: bool,
+    spec: FieldSpec,
+    enums: Enums,
+    rows: str | None = None,
+    key: tuple[str, ...] = (),
 ) -> _Field:
+    if spec.path is not None:
+        if spec.type == "enum":
+            if spec.enum not in enums:
+                raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
+            conv = _x_enum(enums[spec.enum])
+        else:
+            conv = _XCONV[spec.type or "text"]
+        if spec.regex is not None:
+            conv = _with_regex(conv, re.compile(spec.regex))
+        if spec.rows is not None:
+            rows, key = spec.rows, tuple(spec.key or ())
+        xml = tuple(XmlSource(rows, key, p) for p in spec.path)
+        return _Field(
+            name,
+            is_tag,
+            "oid",
+            tuple(x.source_key for x in xml),
+            conv,
+            tuple(spec.scale or ()),
+            spec.nonzero,
+            spec.index_from,
+            tuple(spec.absent or ()),
+            xml=xml,
+            joined=spec.rows is not None,
+        )
     if spec.oid is not None:
         if spec.type == "enum":
             if spec.enum not in enums:
@@ -260,11 +381,11 @@ def _passes(cond: Condition, values: dict[str, Any]) -> bool:
     return v not in (cond.not_in or [])
 
 
-def _index_key(index: str) -> tuple[int, ...]:
+def _index_key(index: str) -> tuple[int | str, ...]:
     try:
         return tuple(int(p) for p in index.split("."))
-    except ValueError:
-        return (1 << 62,)
+    except ValueError:  # a text key (NETCONF list keys): after numbers, in text order
+        return (1 << 62, index)
 
 
 @dataclass(frozen=True)
@@ -277,6 +398,8 @@ class CompiledTable:
     fields: tuple[_Field, ...]
     oids: tuple[str, ...]
     merge: bool = False
+    rows_path: str | None = None  # NETCONF: XPath from <data> to the row elements
+    key: tuple[str, ...] = ()  # NETCONF: paths whose texts make the row index
 
     def rows(self, columns: Columns) -> list[str]:
         """Row indices: those of ``rows_from``'s column, else of every column read at
@@ -286,10 +409,14 @@ class CompiledTable:
             return [""]
         idx: set[str] = set()
         for f in self.fields:
-            if f.kind != "oid" or (
-                f.name != self.rows_from
-                if self.rows_from is not None
-                else (f.index_from is not None or f.subrows is not None)
+            if (
+                f.kind != "oid"
+                or f.joined
+                or (
+                    f.name != self.rows_from
+                    if self.rows_from is not None
+                    else (f.index_from is not None or f.subrows is not None)
+                )
             ):
                 continue
             for o in f.oids:
@@ -492,10 +619,21 @@ def _compile_table(
     name: str,
     spec: TableSpec | Any,
     is_scalar: bool,
-    enums: dict[str, dict[int, str | int | float]],
+    enums: Enums,
 ) -> CompiledTable:
-    fields = [_compile_field(n, True, s, enums) for n, s in spec.tags.items()]
-    fields += [_compile_field(n, False, s, enums) for n, s in spec.fields.items()]
+    rows_path = getattr(spec, "rows", None)
+    key = tuple(getattr(spec, "key", None) or ())
+    if (
+        not is_scalar
+        and rows_path is None
+        and any(
+            s.path is not None and s.rows is None
+            for s in (*spec.tags.values(), *spec.fields.values())
+        )
+    ):
+        raise ValueError(f"table {name}: path fields need the table's 'rows'")
+    fields = [_compile_field(n, True, s, enums, rows_path, key) for n, s in spec.tags.items()]
+    fields += [_compile_field(n, False, s, enums, rows_path, key) for n, s in spec.fields.items()]
     names = {f.name for f in fields}
     for f in fields:
         for ref in (f.ref, f.index_from):
@@ -531,12 +669,12 @@ def _compile_table(
         tuple(ordered),
         tuple(oids),
         merge=bool(getattr(spec, "merge", False)),
+        rows_path=rows_path,
+        key=key,
     )
 
 
-def compile_dataset(
-    name: str, spec: DatasetSpec, enums: dict[str, dict[int, str | int | float]]
-) -> CompiledDataset:
+def compile_dataset(name: str, spec: DatasetSpec, enums: Enums) -> CompiledDataset:
     tables: list[CompiledTable] = []
     if spec.scalars is not None:
         tables.append(_compile_table(f"{name}.scalars", spec.scalars, True, enums))

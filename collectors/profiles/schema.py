@@ -7,9 +7,15 @@ win, table by table and field by field).  Names starting with ``_`` are
 bases: never matched to a device on their own.
 
 A dataset is ``scalars`` (one GET, one record) and/or named ``tables`` (walked;
-one record per row).  A table's rows are the indices of its ``rows_from``
-field's column (default: every index any of its columns returned); ``where``
-conditions drop rows; ``index_tag`` names the tag that gets the row index.
+one record per row).  NETCONF datasets also say what to ask (``requests``: a
+list of ``{rpc: <name>, args: {...}}`` (Junos-style RPC), ``{get: <subtree
+filter XML>}`` or ``{xpath: <XPath filter>}``; the replies are merged under
+one ``<data>``), and each table says where its rows are: ``rows`` (an XPath
+from ``<data>`` to the row elements) and ``key`` (paths relative to a row whose
+texts, joined with ``|``, are the row index; default: the row's position).
+A table's rows are the indices of its ``rows_from`` field's column (default:
+every index any of its columns returned); ``where`` conditions drop rows;
+``index_tag`` names the tag that gets the row index.
 Columns read at another index (``index_from``, ``subrows``) do not make rows.
 A table with ``merge: true`` folds each row into the record an earlier table
 of the dataset built with the same tags (its values win, field by field), and
@@ -34,6 +40,24 @@ Field specs (``FieldSpec``), exactly one source each:
   ``dotted``, ``int``, ``ipv4``, ``inet`` (InetAddressType+length+octets),
   ``ipv6`` or ``text`` (length-prefixed octets).
 - ``oid_of``: the full OID another field was read from (provenance).
+- ``path`` (NETCONF profiles): one XPath or a list tried in order, relative
+  to the table's row element (``rows``), or for ``scalars`` to the reply's
+  ``<data>`` element.  Element names are matched by local name: the XML
+  reader drops namespaces, so one path reads replies with and without
+  ``xmlns`` (a profile is tied to its YANG model by ``capabilities`` and its
+  request, not by prefixes).  The value is the element's text, stripped.
+  With ``rows`` (+ ``key``) on the field, the path is read in *another* list
+  (an XPath from ``<data>``), in the entry whose key equals this row's index
+  (or the value of ``index_from``): a join by key (IOS-XR ``interfaces`` with
+  ``interface-xr`` on interface-name, SR OS ``configure`` with ``state`` on
+  port-id).  ``regex`` on a path field keeps its first group (no match: no
+  value) before ``type`` converts it.
+
+XML text is converted by ``type`` as: ``int``/``float`` (decimal text),
+``text``, ``hex`` (a MAC or hex string, separators dropped, lowercase),
+``bool`` (``true``/``false``), ``ip`` (an IPv4/IPv6 address), ``oid`` (text),
+``enum`` (the ``enum`` table's entry for the text; tables in ``enums/`` may be
+keyed by text); a value the conversion refuses is left out and reported.
 
 ``type`` converts ``oid`` values: ``int`` (default), ``float``, ``text``,
 ``hex`` (lowercase, no separators), ``oid``, ``bool`` (TruthValue 1/2),
@@ -59,6 +83,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _OID = re.compile(r"^[0-2](\.\d+)+$")
@@ -95,8 +120,11 @@ class FieldSpec(_Strict):
     first_of: list[str] | None = None
     index: IndexSpec | None = None
     oid_of: str | None = None
+    path: list[str] | None = None
+    rows: str | None = None
+    key: list[str] | None = None
 
-    @field_validator("oid", "scale", mode="before")
+    @field_validator("oid", "scale", "path", "key", mode="before")
     @classmethod
     def _listify(cls, v: object) -> object:
         return [v] if isinstance(v, str | int | float) else v
@@ -112,6 +140,7 @@ class FieldSpec(_Strict):
             "first_of": self.first_of,
             "index": self.index,
             "oid_of": self.oid_of,
+            "path": self.path,
         }
         given = [k for k, v in ways.items() if v is not None]
         if len(given) != 1:
@@ -121,16 +150,40 @@ class FieldSpec(_Strict):
                 raise ValueError(f"oid {o!r} is not a dotted numeric OID")
         if self.type == "enum" and not self.enum:
             raise ValueError("type enum needs 'enum: <table name>'")
-        if self.scale is not None and len(self.scale) not in (1, len(self.oid or [])):
+        if (
+            self.scale is not None
+            and self.path is None
+            and len(self.scale) not in (1, len(self.oid or []))
+        ):
             raise ValueError("scale needs one entry, or one per oid")
         if self.chosen is not None and not self.values:
             raise ValueError("chosen needs 'values', one per oid of the chosen field")
-        if (self.source is None) != (self.regex is None):
+        if self.source is not None and self.regex is None:
             raise ValueError("from and regex go together")
-        if self.index_from is not None and self.oid is None:
-            raise ValueError("index_from goes with oid")
-        if (self.absent is not None or self.subrows is not None) and self.oid is None:
-            raise ValueError("absent and subrows go with oid")
+        if self.regex is not None and self.source is None and self.path is None:
+            raise ValueError("regex goes with from or path")
+        if self.index_from is not None and self.oid is None and self.path is None:
+            raise ValueError("index_from goes with oid or path")
+        if self.absent is not None and self.oid is None and self.path is None:
+            raise ValueError("absent and subrows go with oid (absent also with path)")
+        if self.subrows is not None and self.oid is None:
+            raise ValueError("absent and subrows go with oid (absent also with path)")
+        if (self.rows is not None or self.key is not None) and self.path is None:
+            raise ValueError("rows and key go with path")
+        if (self.rows is None) != (self.key is None):
+            raise ValueError("a joined list needs both rows and key")
+        if (
+            self.scale is not None
+            and self.path is not None
+            and len(self.scale)
+            not in (
+                1,
+                len(self.path),
+            )
+        ):
+            raise ValueError("scale needs one entry, or one per path")
+        for x in [*(self.path or []), *(self.key or []), *([self.rows] if self.rows else [])]:
+            _check_xpath(x)
         if self.sum_over is not None and (self.oid is None or self.subrows is not None):
             raise ValueError("sum_over goes with oid, and not with subrows")
         for o in self.subrows or {}:
@@ -144,6 +197,13 @@ class FieldSpec(_Strict):
             if groups < 1:
                 raise ValueError(f"regex {self.regex!r} needs a capture group")
         return self
+
+
+def _check_xpath(x: str) -> None:
+    try:
+        etree.XPath(x)
+    except etree.XPathSyntaxError as exc:
+        raise ValueError(f"path {x!r} is not a valid XPath: {exc}") from None
 
 
 def _names_ok(d: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
@@ -183,6 +243,8 @@ class TableSpec(_Strict):
     """A walked table: one record per row."""
 
     index_tag: str | None = None
+    rows: str | None = None
+    key: list[str] | None = None
     rows_from: str | None = None
     where: list[Condition] = []
     enabled: bool = True
@@ -192,10 +254,51 @@ class TableSpec(_Strict):
 
     _check = field_validator("tags", "fields")(_names_ok)
 
+    @field_validator("key", mode="before")
+    @classmethod
+    def _listify(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _paths(self) -> TableSpec:
+        for x in [*(self.key or []), *([self.rows] if self.rows else [])]:
+            _check_xpath(x)
+        if self.key is not None and self.rows is None:
+            raise ValueError("key goes with rows")
+        return self
+
+
+class RequestSpec(_Strict):
+    """What a NETCONF dataset asks: exactly one of ``rpc`` (a Junos-style RPC
+    name, with ``args``), ``get`` (a subtree filter, XML text) or ``xpath``."""
+
+    rpc: str | None = None
+    args: dict[str, Scalar] = {}
+    get: str | None = None
+    xpath: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RequestSpec:
+        given = [k for k in ("rpc", "get", "xpath") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a request needs exactly one of: rpc, get, xpath (got {given})")
+        if self.args and self.rpc is None:
+            raise ValueError("args go with rpc")
+        if self.rpc is not None and not re.match(r"^[a-z][a-z0-9-]*$", self.rpc):
+            raise ValueError(f"rpc {self.rpc!r}: lowercase letters, digits and '-' only")
+        if self.get is not None:
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            try:
+                etree.fromstring(f"<filter>{self.get}</filter>".encode(), parser)
+            except etree.XMLSyntaxError as exc:
+                raise ValueError(f"get: the subtree filter is not well-formed XML: {exc}") from None
+        return self
+
 
 class DatasetSpec(_Strict):
     scalars: ScalarSpec | None = None
     tables: dict[str, TableSpec] = {}
+    requests: list[RequestSpec] = []
 
     @model_validator(mode="after")
     def _some(self) -> DatasetSpec:
@@ -212,7 +315,37 @@ class ProfileFile(_Strict):
     extends: list[str] = []
     sysobjectid: list[str] = []
     sysdescr: list[str] = []
+    protocol: Literal["snmp", "netconf"] = "snmp"
+    capabilities: list[str] = []
+    priority: int = 0
     datasets: dict[str, DatasetSpec] = {}
+
+    @model_validator(mode="after")
+    def _protocol(self) -> ProfileFile:
+        """SNMP profiles read OIDs and match by sysObjectID; NETCONF profiles read
+        paths and match by hello capabilities (regexes over the capability URIs)."""
+        for ds, d in self.datasets.items():
+            parts = ([d.scalars] if d.scalars else []) + list(d.tables.values())
+            for part in parts:
+                for fname, f in {**part.tags, **part.fields}.items():
+                    if self.protocol == "snmp" and f.path is not None:
+                        raise ValueError(f"{ds}.{fname}: path needs 'protocol: netconf'")
+                    if self.protocol == "netconf" and (f.oid is not None or f.oid_of):
+                        raise ValueError(f"{ds}.{fname}: a netconf profile reads paths, not oids")
+                if self.protocol == "snmp" and isinstance(part, TableSpec) and part.rows:
+                    raise ValueError(f"{ds}: rows needs 'protocol: netconf'")
+            if self.protocol == "snmp" and d.requests:
+                raise ValueError(f"{ds}: requests need 'protocol: netconf'")
+        if self.protocol == "snmp" and self.capabilities:
+            raise ValueError("capabilities need 'protocol: netconf'")
+        if self.protocol == "netconf" and (self.sysobjectid or self.sysdescr):
+            raise ValueError("a netconf profile matches by capabilities, not sysobjectid/sysdescr")
+        for r in self.capabilities:
+            try:
+                re.compile(r)
+            except re.error as exc:
+                raise ValueError(f"capabilities {r!r}: {exc}") from None
+        return self
 
     @field_validator("sysdescr")
     @classmethod
@@ -235,4 +368,4 @@ class ProfileFile(_Strict):
 
 class EnumFile(_Strict):
     name: str
-    values: dict[int, str | int | float]
+    values: dict[int | str, str | int | float]

@@ -1,0 +1,149 @@
+"""NETCONF profiles: the strict schema's path/rows/key/requests keys, matching by
+capabilities, the record contract, and the one field pipeline shared with SNMP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collectors.netconf.extract import build_records, check, load_netconf_profiles
+from collectors.netconf.xml import parse_data
+from collectors.profiles import ProfileError, ProfileSet
+
+
+def site(tmp: Path, **files: str) -> Path:
+    for name, text in files.items():
+        (tmp / f"{name}.yaml").write_text(text)
+    return tmp
+
+
+NC = "protocol: netconf\ncapabilities: ['urn:x']\n"
+
+
+def test_shipped_netconf_profiles_load_and_pass_the_contract() -> None:
+    ps = load_netconf_profiles()
+    assert {"ietf", "openconfig", "junos", "iosxe", "iosxr", "sros"} <= set(ps.profiles)
+    assert check([]) == []
+
+
+def test_a_field_not_in_the_contract_is_refused_naming_file_and_key(tmp_path: Path) -> None:
+    bad = (
+        f"name: x\n{NC}datasets:\n  interfaces:\n    tables:\n      t:\n"
+        "        rows: a/b\n        fields:\n          in_octetz: {path: c}\n"
+    )
+    problems = check([site(tmp_path, x=bad)])
+    assert any("x.yaml" in p and "interfaces.tables.t.fields.in_octetz" in p for p in problems)
+
+
+def test_snmp_and_netconf_keys_do_not_mix(tmp_path: Path) -> None:
+    oid_in_nc = f"name: a\n{NC}datasets:\n  system:\n    scalars:\n      fields:\n        model: {{oid: 1.3.6.1}}\n"
+    assert any("reads paths, not oids" in p for p in check([site(tmp_path, a=oid_in_nc)]))
+    path_in_snmp = (
+        "name: b\ndatasets:\n  system:\n    scalars:\n      fields:\n        model: {path: x}\n"
+    )
+    (tmp_path / "snmp").mkdir()
+    with pytest.raises(ProfileError, match="path needs 'protocol: netconf'"):
+        ProfileSet([site(tmp_path / "snmp", b=path_in_snmp)])
+
+
+def test_each_protocol_set_loads_only_its_own_site_profiles(tmp_path: Path) -> None:
+    nc = f"name: mine\n{NC}extends: [_ietf-interfaces]\n"
+    folder = site(tmp_path, mine=nc)
+    assert "mine" in load_netconf_profiles([folder]).profiles
+    assert "mine" not in ProfileSet([folder]).profiles  # the SNMP set leaves it alone
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("{path: 'a[', type: int}", "not a valid XPath"),
+        ("{path: a, rows: b}", "needs both rows and key"),
+        ("{value: 1, key: a}", "rows and key go with path"),
+        ("{path: a, scale: [1, 2]}", "one per path"),
+    ],
+)
+def test_bad_path_fields_are_refused(tmp_path: Path, spec: str, words: str) -> None:
+    text = (
+        f"name: x\n{NC}datasets:\n  system:\n    scalars:\n      fields:\n        model: {spec}\n"
+    )
+    assert any(words in p for p in check([site(tmp_path, x=text)]))
+
+
+def test_requests_are_checked(tmp_path: Path) -> None:
+    base = f"name: x\n{NC}datasets:\n  system:\n    scalars:\n      fields:\n        model: {{path: m}}\n"
+    bad_get = base + "    requests:\n      - get: '<a><b></a>'\n"
+    assert any("not well-formed" in p for p in check([site(tmp_path, x=bad_get)]))
+    two = base + "    requests:\n      - {rpc: get-x, xpath: /a}\n"
+    assert any("exactly one of" in p for p in check([site(tmp_path, x=two)]))
+
+
+def test_table_path_fields_need_rows(tmp_path: Path) -> None:
+    text = f"name: x\n{NC}datasets:\n  interfaces:\n    tables:\n      t:\n        fields:\n          in_octets: {{path: a}}\n"
+    assert any("need the table's 'rows'" in p for p in check([site(tmp_path, x=text)]))
+
+
+PROFILE = """
+name: t
+protocol: netconf
+capabilities: ['urn:t']
+datasets:
+  interfaces:
+    tables:
+      main:
+        rows: ifs/if
+        key: name
+        index_tag: if_index
+        tags:
+          if_name: {path: name}
+        where: [{field: _kind, not_in: [internal]}]
+        fields:
+          _kind: {path: kind}
+          if_alias: {path: desc, rows: cfg/if, key: name}
+          oper_status: {path: st, type: enum, enum: nc-if-status}
+          speed_bps: {path: [speed-kbps, bw], type: int, scale: [1000, 1000000], nonzero: true}
+          mtu_octets: {path: mtu, type: int, absent: [0]}
+          phys_address: {path: mac, type: hex}
+          in_octets: {path: [hc-in, in], type: int}
+          counter_bits: {chosen: in_octets, values: [64, 32]}
+          _pk: {path: pk, type: int}
+          _mc: {path: mc, type: int}
+          in_ucast_pkts: {expr: _pk - _mc, type: int}
+          if_descr: {first_of: [_none, if_alias]}
+          _none: {path: nothing}
+"""
+
+REPLY = """<rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><data>
+<ifs xmlns="urn:t">
+ <if><name>a</name><st>UP</st><speed-kbps>0</speed-kbps><bw>10</bw><mtu>0</mtu>
+     <mac>00:11:22:AA:BB:CC</mac><in>7</in><pk>10</pk><mc>3</mc></if>
+ <if><name>b</name><st>weird</st><speed-kbps>100</speed-kbps><hc-in>9</hc-in><mtu>1500</mtu></if>
+ <if><name>c</name><kind>internal</kind></if>
+ <if><name>a</name><st>DOWN</st></if>
+</ifs>
+<cfg xmlns="urn:t"><if><name>b</name><desc>uplink</desc></if></cfg>
+</data></rpc-reply>"""
+
+
+def test_xml_fills_the_shared_pipeline(tmp_path: Path) -> None:
+    profile = load_netconf_profiles([site(tmp_path, t=PROFILE)]).profiles["t"]
+    recs, n = build_records(profile, "interfaces", parse_data(REPLY), network="n", device="d")
+    assert n > 0
+    by = {r.tags["if_name"]: r for r in recs}
+    assert set(by) == {"a", "b"}  # where drops c; the duplicate key 'a': first wins
+    a, b = by["a"].fields, by["b"].fields
+    assert by["a"].tags["if_index"] == "a"  # no if-index leaf: the row key
+    assert a["oper_status"] == "up" and "mtu_octets" not in a  # enum; absent 0
+    assert a["speed_bps"] == 10_000_000  # nonzero: 0 kbps falls to bw (Mb/s)
+    assert a["phys_address"] == "001122aabbcc"
+    assert (a["in_octets"], a["counter_bits"], a["in_ucast_pkts"]) == (7, 32, 7)
+    assert (b["in_octets"], b["counter_bits"], b["speed_bps"]) == (9, 64, 100_000)
+    assert b["if_alias"] == b["if_descr"] == "uplink"  # joined by key; first_of
+    assert "oper_status" not in b and by["b"].partial  # unknown enum text: left out, said
+    assert by["b"].missing == ["oper_status: value of the wrong type"]
+
+
+def test_a_reply_without_the_dataset_gives_no_records() -> None:
+    profile = load_netconf_profiles().profiles["junos"]
+    data = parse_data("<route-engine-information/>")
+    assert build_records(profile, "system", data, network="n", device="d") == ([], 0)
