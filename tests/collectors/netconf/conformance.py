@@ -40,15 +40,32 @@ def reply_files(folder: Path) -> list[Path]:
     return out
 
 
-# family (and model, from the file name's <what>) -> profile: what a device of
-# that kind would match by its capabilities (tested separately on real hellos)
+# family -> profile: what a device of that family matches by its hello
+# capabilities (tested separately on real hellos); a vendor profile also reads
+# the standard models its devices serve (an IOS-XR device's OpenConfig reply).
+# Model families (openconfig, ietf; EOS, whose only reply is openconfig-system)
+# go to the generic model profiles.
+VENDORS = ("junos", "iosxr", "iosxe", "sros")
+
+
 def profile_for(path: Path) -> str:
-    family, what = path.stem.split("_")[:2]
-    if what.startswith("openconfig") or family in ("openconfig", "eos"):
+    family = path.stem.split("_")[0]
+    if family in ("openconfig", "eos"):
         return "openconfig"
-    if what.startswith("ietf") or family == "ietf":
-        return "ietf"
-    return {"junos": "junos", "iosxr": "iosxr", "iosxe": "iosxe", "sros": "sros"}[family]
+    return family if family in VENDORS else "ietf"
+
+
+def profiles_for(path: Path) -> list[str]:
+    """The family's profile, plus the generic model profile for a standard-model
+    reply, plus the vendor profile of the device that served a model-family reply."""
+    family, what, *_ = path.stem.split("_")
+    source = path.stem.rsplit("_", 1)[-1]
+    out = [profile_for(path)]
+    for model in ("openconfig", "ietf"):
+        if what.startswith(model) and model not in out:
+            out.append(model)
+    out += [v for v in VENDORS if family not in VENDORS and v in source and v not in out]
+    return out
 
 
 @dataclass
@@ -246,9 +263,9 @@ def _oracle_bgp(out: Outcome, oracle: dict[str, Any], bgp: list[Record]) -> None
 # --- one reply ---------------------------------------------------------------
 
 
-def check_reply(path: Path) -> Outcome:
+def check_reply(path: Path, name: str | None = None) -> Outcome:
     profiles = load_netconf_profiles()
-    name = profile_for(path)
+    name = name or profile_for(path)
     out = Outcome(path.name, name)
     profile = profiles.profiles[name]
     raw = path.read_bytes()
@@ -335,8 +352,8 @@ def check_reply(path: Path) -> Outcome:
 
 
 if __name__ == "__main__":
-    for p in reply_files(recordings_dir()):
-        o = check_reply(p)
+    for p, prof in [(f, n) for f in reply_files(recordings_dir()) for n in profiles_for(f)]:
+        o = check_reply(p, prof)
         recs = ", ".join(f"{d} {len(r)}" for d, r in o.records.items()) or "none"
         cmp = ", ".join(f"{k} {v}" for k, v in o.compared.items()) or "-"
         print(

@@ -16,6 +16,7 @@ from collectors.netconf.xml import hello_capabilities, parse_data
 from tests.collectors.netconf.conformance import (
     check_reply,
     profile_for,
+    profiles_for,
     recordings_dir,
     reply_files,
 )
@@ -27,15 +28,16 @@ needs_folder = pytest.mark.skipif(
     "a fresh clone has none)",
 )
 REPLIES = reply_files(FOLDER) if FOLDER.is_dir() else []
+CASES = [(p, n) for p in REPLIES for n in profiles_for(p)]
 # payloads no profile reads yet (CPU, memory, openconfig-system config, a
 # netopeer2 <get> without ietf-interfaces): they must give no record, not junk
 NOT_READ = re.compile(r"memory-summary|wdsysmon|get-config-system|scrapligo-netopeer2")
 
 
 @needs_folder
-@pytest.mark.parametrize("path", REPLIES, ids=[p.stem for p in REPLIES])
-def test_reply_gives_records_agreeing_with_napalm_and_the_xml(path: Path) -> None:
-    out = check_reply(path)
+@pytest.mark.parametrize(("path", "profile"), CASES, ids=[f"{p.stem}-{n}" for p, n in CASES])
+def test_reply_gives_records_agreeing_with_napalm_and_the_xml(path: Path, profile: str) -> None:
+    out = check_reply(path, profile)
     assert not out.problems, "\n".join(out.problems)
     if NOT_READ.search(path.stem):
         assert not out.records
