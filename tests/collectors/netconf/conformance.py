@@ -260,6 +260,35 @@ def _oracle_bgp(out: Outcome, oracle: dict[str, Any], bgp: list[Record]) -> None
                     out.cmp("napalm", f"{w} {ours}", f[ours], sum(vals))
 
 
+def _oracle_bgp_detail(out: Outcome, oracle: dict[str, Any], bgp: list[Record]) -> None:
+    """napalm's per-VRF, per-remote-AS peer details.  Its iosxr_netconf message
+    counts are napalm's own arithmetic (inputs 0 where the reply has others,
+    outputs one more than messages-sent), so they are not compared."""
+    by_key = {(r.tags.get("routing_instance"), r.tags["peer_address"]): r for r in bgp}
+    for vrf, by_as in oracle.items():
+        for peers in by_as.values():
+            for o in peers:
+                w = f"{vrf}/{o['remote_address']}"
+                rec = by_key.get((None if vrf == "global" else vrf, o["remote_address"]))
+                if rec is None:
+                    out.problems.append(f"napalm-get_bgp_neighbors_detail: no record for {w}")
+                    continue
+                f = rec.fields
+                out.cmp("napalm", f"{w} remote_as", f.get("remote_as"), o["remote_as"])
+                out.cmp("napalm", f"{w} local_as", f.get("local_as"), o["local_as"])
+                if o.get("local_address") and "local_address" in f:
+                    out.cmp("napalm", f"{w} local_address", f["local_address"], o["local_address"])
+                if o.get("router_id") and "peer_identifier" in f:
+                    out.cmp("napalm", f"{w} router_id", f["peer_identifier"], o["router_id"])
+                out.cmp("napalm", f"{w} state", f.get("state"), o["connection_state"].lower())
+                for theirs, ours in (
+                    ("accepted_prefix_count", "prefixes_accepted"),
+                    ("advertised_prefix_count", "prefixes_advertised"),
+                ):
+                    if o.get(theirs, -1) != -1 and ours in f:
+                        out.cmp("napalm", f"{w} {ours}", f[ours], o[theirs])
+
+
 # --- one reply ---------------------------------------------------------------
 
 
@@ -348,6 +377,10 @@ def check_reply(path: Path, name: str | None = None) -> Outcome:
             _oracle_facts(out, o, out.records.get("system", []), set(by_name))
         elif kind.endswith("get_bgp_neighbors"):
             _oracle_bgp(out, o, out.records.get("bgp", []))
+        elif kind.endswith("get_bgp_neighbors_detail"):
+            _oracle_bgp_detail(out, o, out.records.get("bgp", []))
+        else:
+            out.problems.append(f"{oracle.name}: no comparison written for this oracle")
     return out
 
 
