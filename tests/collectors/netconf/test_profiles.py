@@ -147,3 +147,44 @@ def test_a_reply_without_the_dataset_gives_no_records() -> None:
     profile = load_netconf_profiles().profiles["junos"]
     data = parse_data("<route-engine-information/>")
     assert build_records(profile, "system", data, network="n", device="d") == ([], 0)
+
+
+OC_REPLY = """<data><interfaces xmlns="http://openconfig.net/yang/interfaces"><interface>
+<name>Ethernet1</name><state><type xmlns:ianaift="urn:ietf:params:xml:ns:yang:iana-if-type">ianaift:ethernetCsmacd</type>
+<mtu>9214</mtu><ifindex>1</ifindex><admin-status>UP</admin-status><oper-status>LOWER_LAYER_DOWN</oper-status>
+<counters><in-octets>5</in-octets></counters></state>
+<ethernet xmlns="http://openconfig.net/yang/interfaces/ethernet"><state>
+<port-speed xmlns:oc-eth="http://openconfig.net/yang/interfaces/ethernet">oc-eth:SPEED_100GB</port-speed>
+<mac-address>00:1c:73:aa:bb:cc</mac-address><negotiated-duplex-mode>FULL</negotiated-duplex-mode></state></ethernet>
+<subinterfaces><subinterface><index>0</index><state><ifindex>1001</ifindex><oper-status>UP</oper-status>
+<counters><in-octets>3</in-octets></counters></state></subinterface></subinterfaces>
+</interface></interfaces></data>"""
+
+
+@pytest.mark.parametrize("name", ["openconfig", "junos", "iosxr"])
+def test_openconfig_interfaces_follow_the_model(name: str) -> None:
+    """Identities to IANA / IF-MIB names, port-speed identity to bits/s, subinterfaces
+    as <parent>.<index>; vendor profiles that extend the base read it the same."""
+    profile = load_netconf_profiles().profiles[name]
+    recs, _ = build_records(profile, "interfaces", parse_data(OC_REPLY), network="n", device="d")
+    by = {r.tags["if_name"]: r for r in recs}
+    eth = by["Ethernet1"]
+    assert eth.tags["if_index"] == "1" and not eth.partial
+    assert eth.fields == {
+        "if_descr": "Ethernet1",
+        "if_type": "ethernetCsmacd",
+        "admin_status": "up",
+        "oper_status": "lowerLayerDown",
+        "mtu_octets": 9214,
+        "phys_address": "001c73aabbcc",
+        "speed_bps": 100_000_000_000,
+        "duplex": "fullDuplex",
+        "in_octets": 5,
+        "counter_bits": 64,
+    }
+    sub = by["Ethernet1.0"]
+    assert (sub.tags["if_index"], sub.fields["oper_status"], sub.fields["in_octets"]) == (
+        "1001",
+        "up",
+        3,
+    )
