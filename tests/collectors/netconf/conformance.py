@@ -365,6 +365,41 @@ def check_reply(path: Path, name: str | None = None) -> Outcome:
         got = system[0].fields.get("uptime_ticks")
         out.cmp("xml", "system uptime", isinstance(got, int) and str(got // 100) in seconds, True)
 
+    # generic reader, health: every CPU / memory entry of the reply is a
+    # component, its value the number at a documented leaf
+    health = out.records.get("health", [])
+    for kind, lists, leaves in (
+        ("cpu", {"cpu-utilization", "route-engine"}, {"total-cpu-five-minute", "cpu-idle"}),
+        ("memory", {"node", "route-engine"}, {"ram-memory", "memory-dram-size"}),
+    ):
+        if "health" not in profile.datasets:
+            break
+        entries = [
+            e
+            for e in tree.iter()
+            if _local(e) in lists and any(_local(c) in leaves for c in e.iter())
+        ]
+        got = [r for r in health if r.tags["component_kind"] == kind]
+        if entries:
+            out.cmp("xml", f"{kind} components", len(got), len(entries))
+        for e in entries:
+            numbers = {
+                float(re.match(r"\d+", c.text.strip()).group())  # type: ignore[union-attr]
+                for c in e.iter()
+                if _local(c) in leaves and c.text and re.match(r"\d+", c.text.strip())
+            }
+            values = {
+                r.fields.get("cpu_util_pct")
+                if kind == "cpu"
+                else r.fields.get("memory_total_octets")
+                for r in got
+            }
+            ok = any(
+                v is not None and any(v in (n, 100 - n) or v == n * 1048576 for n in numbers)
+                for v in values
+            )
+            out.cmp("xml", f"{kind} value at a documented leaf", ok, True)
+
     # napalm oracles
     for oracle in sorted(path.parent.glob(f"{path.stem}.napalm*.json")):
         o = json.loads(oracle.read_text())
