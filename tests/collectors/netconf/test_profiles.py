@@ -188,3 +188,52 @@ def test_openconfig_interfaces_follow_the_model(name: str) -> None:
         "up",
         3,
     )
+
+
+# Written from the YANG models (no real reply of these is in the shared folder):
+# openconfig-system + openconfig-platform, Cisco-IOS-XE-device-hardware-oper.
+OC_SYSTEM = """<rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><data>
+<system xmlns="http://openconfig.net/yang/system"><state><hostname>leaf1</hostname></state></system>
+<components xmlns="http://openconfig.net/yang/platform" xmlns:t="http://openconfig.net/yang/platform-types">
+<component><name>Chassis</name><state><type>t:CHASSIS</type><part-no>DCS-7050SX3</part-no>
+<serial-no>JPE1</serial-no></state></component>
+<component><name>EOS</name><state><type>t:OPERATING_SYSTEM</type><software-version>4.27.0F</software-version>
+</state></component></components></data></rpc-reply>"""
+XE_SYSTEM = """<data><device-hardware-data xmlns="http://cisco.com/ns/yang/Cisco-IOS-XE-device-hardware-oper">
+<device-hardware><device-inventory><hw-type>hw-type-chassis</hw-type><hw-dev-index>0</hw-dev-index>
+<part-number>CSR1000V</part-number><serial-number>9ABC</serial-number></device-inventory>
+<device-system-data><software-version>Cisco IOS XE Software, Version 17.03.01a
+Cisco IOS Software [Amsterdam], Version 17.3.1a, RELEASE SOFTWARE (fc3)</software-version>
+</device-system-data></device-hardware></device-hardware-data>
+<native xmlns="http://cisco.com/ns/yang/Cisco-IOS-XE-native"><hostname>csr1</hostname></native></data>"""
+
+
+@pytest.mark.parametrize(
+    ("name", "reply", "tags", "fields"),
+    [
+        (
+            "openconfig",
+            OC_SYSTEM,
+            {"sys_name": "leaf1"},
+            {"model": "DCS-7050SX3", "serial": "JPE1", "os_version": "4.27.0F"},
+        ),
+        (
+            "iosxe",
+            XE_SYSTEM,
+            {"sys_name": "csr1"},
+            {
+                "vendor": "Cisco",
+                "os_name": "IOS-XE",
+                "os_version": "17.03.01a",
+                "model": "CSR1000V",
+                "serial": "9ABC",
+            },
+        ),
+    ],
+)
+def test_system_from_the_models(
+    name: str, reply: str, tags: dict[str, str], fields: dict[str, object]
+) -> None:
+    profile = load_netconf_profiles().profiles[name]
+    (rec,), _ = build_records(profile, "system", parse_data(reply), network="n", device="d")
+    assert rec.tags == tags and rec.fields == fields and not rec.partial
