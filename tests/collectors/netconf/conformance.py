@@ -332,9 +332,23 @@ def check_reply(path: Path, name: str | None = None) -> Outcome:
             elif found:
                 out.problems.append(f"{n}: {fname}: the reply has {sorted(found)} but no field")
     peers = generic_peers(tree) if "bgp" in profile.datasets else set()
-    got_peers = {r.tags["peer_address"] for r in out.records.get("bgp", [])}
+    by_peer: dict[str, list[Record]] = {}
+    for r in out.records.get("bgp", []):
+        by_peer.setdefault(r.tags["peer_address"], []).append(r)
     for p in peers:
-        out.cmp("xml", f"peer {p} is a record", p in got_peers, True)
+        out.cmp("xml", f"peer {p} is a record", p in by_peer, True)
+    # a peer's remote AS is the number at its peer-as / remote-as leaf
+    for el in tree.iter():
+        if _local(el) not in _PEER_LISTS or not (addr := _child_text(el, _PEER_KEYS)):
+            continue
+        ases = {
+            int(c.text)
+            for c in el.iter()
+            if _local(c) in {"peer-as", "remote-as"} and c.text and c.text.strip().isdigit()
+        }
+        got_as = {r.fields.get("remote_as") for r in by_peer.get(addr.split("+")[0], [])}
+        if ases and got_as != {None}:
+            out.cmp("xml", f"peer {addr} remote_as", bool(got_as & ases), True)
 
     # generic reader, system: identity leaves the reply has are the record's
     system = out.records.get("system", [])
