@@ -109,7 +109,7 @@ def test_driver_settings_are_checked_by_the_driver(configs: Path) -> None:
         load_system(configs)
     text = "\n".join(exc.value.problems)
     assert "collector.drivers.snmp.engine" in text
-    assert "collector.drivers.gnmi: no such protocol driver; installed: snmp" in text
+    assert "collector.drivers.gnmi: no such protocol driver; installed: netconf, snmp" in text
 
 
 def test_the_demo_uses_the_operators_site_profiles(configs: Path, tmp_path: Path) -> None:

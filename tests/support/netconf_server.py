@@ -5,7 +5,8 @@ folder; password and public-key authentication; base:1.0 (``]]>]]>``) or
 base:1.1 (chunked) framing as the hellos decide.  Replies are canned: a
 request picks a recording of ``../shared/recordings/netconf`` (see
 :meth:`NetconfServer.reply_for`), re-enveloped with the request's
-``message-id``.  ``fault`` makes the next data RPC misbehave:
+``message-id``.  ``fault`` makes the next data RPC (whose body contains ``fault_match``,
+when set) misbehave:
 
 - ``hang``: half the reply, then nothing (the connection stays open);
 - ``garbage``: a malformed chunk header;
@@ -118,6 +119,7 @@ class NetconfServer:
         self.hello_delay_s = hello_delay_s
         self.slow_s = slow_s
         self.fault: str | None = None
+        self.fault_match: bytes | None = None  # only a request whose body contains it
         self.huge_octets = 4 * 1024 * 1024
         self.port = 0
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -281,7 +283,9 @@ class NetconfServer:
         if b"slow" in body:
             await asyncio.sleep(self.slow_s)
         reply = envelope(self.reply_for(body), mid)
-        fault, self.fault = self.fault, None
+        fault = None
+        if self.fault and (self.fault_match is None or self.fault_match in body):
+            fault, self.fault = self.fault, None
         if fault == "rpc-error":
             reply = envelope(
                 b"<rpc-error><error-type>application</error-type><error-tag>"
