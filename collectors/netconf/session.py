@@ -10,8 +10,9 @@ splits the byte stream into messages and hands each ``<rpc-reply>`` to the
 RPC waiting for its ``message-id``.
 
 Failure is final for a session: a reply over ``max_reply_octets``, broken
-framing, the connection lost, or an RPC without its reply within
-``rpc_timeout_s`` (a server that hangs mid-reply) closes the session and fails
+framing, the connection lost, an RPC without its reply within
+``rpc_timeout_s`` (a server that hangs mid-reply) or cancelled by its caller
+(a device deadline) closes the session and fails
 every RPC in flight with :class:`NetconfSessionError`; the caller opens a new
 session.  Secrets (password, private key) are given revealed by the caller
 and never appear in messages: errors name the user, host and port only.
@@ -407,6 +408,13 @@ class NetconfSession:
             self._fail(f"connection lost: {exc}")
             await self._abort(self.failure or "")
             raise NetconfSessionError(f"{p.where}: {self.failure}") from None
+        except asyncio.CancelledError:
+            # the caller gave up (its deadline): the reply may be half read, so
+            # the stream is in an unknown state; the session is not reused
+            self._fail("an RPC was cancelled before its reply; session abandoned")
+            if self._conn is not None:
+                self._conn.abort()
+            raise
         finally:
             self._pending.pop(mid, None)
 

@@ -130,6 +130,9 @@ class NetconfServer:
         self.known_hosts_path = folder / "known_hosts"
         self.wrong_known_hosts_path = folder / "known_hosts.other"
         self.requests: list[bytes] = []
+        self.reply_delay_s = 0.0  # before every data reply
+        self.answering = 0
+        self.max_answering = 0
         self.sessions = 0  # hellos exchanged
         self.handshaking = 0
         self.max_handshaking = 0
@@ -280,8 +283,14 @@ class NetconfServer:
             await asyncio.sleep(0.05)
             conn.close()
             return
-        if b"slow" in body:
-            await asyncio.sleep(self.slow_s)
+        self.answering += 1
+        self.max_answering = max(self.max_answering, self.answering)
+        try:
+            if b"slow" in body:
+                await asyncio.sleep(self.slow_s)
+            await asyncio.sleep(self.reply_delay_s)
+        finally:
+            self.answering -= 1
         reply = envelope(self.reply_for(body), mid)
         fault = None
         if self.fault and (self.fault_match is None or self.fault_match in body):

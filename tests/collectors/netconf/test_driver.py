@@ -175,6 +175,31 @@ async def test_hang_mid_reply_is_timed_out_and_the_session_replaced(server: Netc
     assert server.sessions == 2
 
 
+async def test_the_device_deadline_ends_a_poll_and_its_session(server: NetconfServer) -> None:
+    d = driver(backoff_base_s=0)
+    dev = device(server, rpc_timeout_s=30, device_deadline_s=0.5)
+    assert (await d.poll(dev, "interfaces", 0, "c")).status == "ok"
+    server.fault = "hang"
+    t0 = time.monotonic()
+    out = await d.poll(dev, "interfaces", 0, "c")
+    assert time.monotonic() - t0 < 1.5
+    assert out.status == "timed_out" and "no complete answer within 0.5s" in (out.error or "")
+    assert (await d.poll(dev, "interfaces", 0, "c")).status == "ok"  # a new session
+    await d.stop()
+    assert server.sessions == 2
+
+
+async def test_rpcs_in_flight_are_capped(server: NetconfServer) -> None:
+    server.reply_delay_s = 0.1
+    d = driver(max_rpcs_in_flight=2)
+    outs = await asyncio.gather(
+        *(d.poll(device(server, f"r{i}"), "interfaces", 0, "c") for i in range(5))
+    )
+    await d.stop()
+    assert all(o.status == "ok" for o in outs), [o.error for o in outs]
+    assert server.max_answering == 2
+
+
 @pytest.mark.parametrize(
     ("fault", "words"),
     [
