@@ -44,7 +44,7 @@ from collectors.netconf.session import (
     subtree_get,
     xpath_get,
 )
-from collectors.netconf.xml import NetconfError, parse_data
+from collectors.netconf.xml import NetconfError, data_root, parse
 from collectors.profiles import Profile, ProfileSet
 from collectors.profiles.schema import RequestSpec
 
@@ -93,7 +93,7 @@ class _Backoff:
 
 @dataclass(slots=True)
 class _PollState:
-    replies: list[bytes] = field(default_factory=list)
+    data: etree._Element | None = None  # the replies read so far, merged
     read: list[str] = field(default_factory=list)
     sent_ms: int = 0
     received_ms: int = 0
@@ -128,6 +128,7 @@ class NetconfDriver(Driver):
         self.sessions: dict[str, NetconfSession] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._backoff: dict[str, _Backoff] = {}
+        self._opened_with: dict[str, tuple[str, NetconfOptions]] = {}
         self._handshakes = asyncio.Semaphore(s.max_handshakes)
         self._rpcs = asyncio.Semaphore(s.max_rpcs_in_flight)
         # figures for tests and metrics
@@ -175,6 +176,11 @@ class NetconfDriver(Driver):
         lock = self._locks.setdefault(device.id, asyncio.Lock())
         async with lock:
             sess = self.sessions.get(device.id)
+            key = (device.host, opts)
+            if sess is not None and self._opened_with.get(device.id) != key:
+                del self.sessions[device.id]  # the device's options changed: a new session
+                await sess.close()
+                sess = None
             if sess is not None and sess.alive:
                 return sess
             if sess is not None:  # lost since the last poll
@@ -205,6 +211,7 @@ class NetconfDriver(Driver):
                     self.handshakes_in_progress -= 1
             self._backoff.pop(device.id, None)
             self.sessions[device.id] = sess
+            self._opened_with[device.id] = key
             return sess
 
     # polls ------------------------------------------------------------------
@@ -262,8 +269,11 @@ class NetconfDriver(Driver):
             async with self._rpcs:
                 reply = await sess.rpc(request_body(req))
             # an rpc-error or unreadable reply fails the poll; earlier ones still count
-            parse_data(reply, max_bytes=opts.max_reply_octets)
-            state.replies.append(reply)
+            data = data_root(parse(reply, max_bytes=opts.max_reply_octets))
+            if state.data is None:
+                state.data = data
+            else:
+                state.data.extend(list(data))
             state.read.append(request_name(req))
             state.received_ms = _now_ms()
         records, count = self._records(state, device, dataset, scheduled_unix_ms, cycle_id)
@@ -279,10 +289,9 @@ class NetconfDriver(Driver):
         missing: list[str] | None = None,
     ) -> tuple[list[Record], int]:
         profile = state.profile
-        if not state.replies or profile is None:
+        data = state.data
+        if data is None or profile is None:
             return [], 0
-        opts = device.options[self.name]
-        data = parse_data(*state.replies, max_bytes=opts.max_reply_octets * len(state.replies))
         records, count = build_records(
             profile,
             dataset,
@@ -325,7 +334,7 @@ class NetconfDriver(Driver):
             records, count = self._records(
                 state, device, dataset, scheduled_unix_ms, cycle_id, missing=[error]
             )
-        except Exception:  # the replies kept were parsed once already; be safe
+        except Exception:  # a bug must not hide the poll's own error
             records, count = [], 0
         return PollOutcome(
             device.id,

@@ -142,6 +142,19 @@ async def test_one_session_serves_many_polls(server: NetconfServer) -> None:
     assert server.sessions == 1 and d.handshakes == 1
 
 
+async def test_changed_options_open_a_new_session(
+    server: NetconfServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NETFEED_TEST_NC_PW2", server.password)
+    d = driver()
+    assert (await d.poll(device(server), "interfaces", 0, "c")).status == "ok"
+    assert (await d.poll(device(server), "interfaces", 0, "c")).status == "ok"
+    moved = device(server, password="env:NETFEED_TEST_NC_PW2")
+    assert (await d.poll(moved, "interfaces", 0, "c")).status == "ok"
+    await d.stop()
+    assert d.handshakes == 2 and server.sessions == 2
+
+
 async def test_server_killed_mid_session_then_reestablished_after_backoff(
     server: NetconfServer,
 ) -> None:
