@@ -5,6 +5,7 @@ partial records, a whole collector cycle, and the network file's ``netconf:`` op
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -98,15 +99,20 @@ async def test_key_auth_from_a_file_reference(server: NetconfServer) -> None:
 
 
 async def test_wrong_password_fails_clearly_without_the_secret(
-    server: NetconfServer, monkeypatch: pytest.MonkeyPatch
+    server: NetconfServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # asyncssh's debug logging included
     monkeypatch.setenv(PW_ENV, "s3cr3t-but-wrong")
     d = driver()
     out = await d.poll(device(server), "interfaces", 0, "c")
+    monkeypatch.setenv(PW_ENV, server.password)
+    ok = await d.poll(device(server, "r2"), "interfaces", 0, "c")
     await d.stop()
-    assert out.status == "failed"
+    assert out.status == "failed" and ok.status == "ok"
     assert out.error is not None and "authentication refused" in out.error
-    assert "s3cr3t" not in out.error and server.sessions == 0
+    assert "s3cr3t" not in out.error and server.sessions == 1
+    assert caplog.records  # something was logged, and no password in it
+    assert "s3cr3t" not in caplog.text and server.password not in caplog.text
 
 
 async def test_unknown_host_key_refused_unless_checking_is_off(server: NetconfServer) -> None:
