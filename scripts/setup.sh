@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh python   a virtualenv in .venv with netfeed and its test/dev extras,
 #                             at the versions in requirements.lock (scripts/lock updates it)
-#   scripts/setup.sh system   Java 17 and Maven (the test Kafka broker), net-snmp tools
+#   scripts/setup.sh system   Java 17 and Maven (the test Kafka broker), net-snmp tools,
+#                             netconfd + openssh-server (a real NETCONF server for tests)
 #   scripts/setup.sh all      both
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,6 +17,9 @@ system() {
     command -v mvn >/dev/null || missing+=(maven)
     command -v snmpget >/dev/null || missing+=(snmp)
     [[ -x /usr/sbin/snmpd ]] || command -v snmpd >/dev/null || missing+=(snmpd)
+    # a real NETCONF server for the tests: yuma123's netconfd behind a loopback sshd
+    [[ -x /usr/sbin/netconfd ]] || command -v netconfd >/dev/null || missing+=(netconfd)
+    [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         local sudo=""
