@@ -259,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="simulated network -> embedded bus -> interface-utilisation")
     d.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     d.add_argument("--devices", type=int, default=6, help="simulated devices per network")
+    d.add_argument(
+        "--netconf-devices",
+        type=int,
+        default=None,
+        help="simulated NETCONF devices in lab-nc (default: --devices; 0: none)",
+    )
     d.add_argument("--interfaces", type=int, default=8, help="interfaces per device")
     d.add_argument("--interval", type=float, default=10.0, help="poll interval in seconds")
     d.add_argument("--workdir", type=Path, default=Path("var/demo"), help="bus file and reports")

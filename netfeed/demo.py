@@ -1,6 +1,8 @@
 """``netfeed demo``: the whole pipeline on one machine, no server, no root.
 
-Two simulated multi-vendor networks on loopback -> the collector on its
+Two simulated multi-vendor SNMP networks and one NETCONF network (``lab-nc``:
+Junos-like and ietf-interfaces devices over SSH, host keys checked against a
+``known_hosts`` file the demo writes) on loopback -> the collector on its
 schedule -> the embedded bus (a SQLite file under ``--workdir``) ->
 ``interface-utilisation`` in its own consumer group, printing the busiest
 interfaces of each network after every cycle.  Stops on Ctrl-C or
@@ -13,17 +15,22 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 from bus.factory import make_producer
 from bus.records import CycleComplete
 from collectors.publish import Publisher
+from netfeed.simulator.netconf import SimulatedNetconfNetwork
 from netfeed.simulator.network import SimulatedNetwork
 from netfeed.system import cycle_line, load_system
 
 COMMUNITY_ENV = "NETFEED_DEMO_COMMUNITY"
+NETCONF_PASSWORD_ENV = "NETFEED_DEMO_NETCONF_PASSWORD"
+NETCONF_KINDS = ["juniper-junos", "arista-eos"]  # Junos-like and ietf-interfaces replies
 SETTINGS_YAML = """\
 # Written by `netfeed demo`.
 bus:
@@ -49,6 +56,27 @@ datasets:
   interfaces: {{interval_s: {interval}}}
 collection: {{max_in_flight: 32, spread: 0.3}}
 """
+NETCONF_NETWORK_YAML = """\
+# Written by `netfeed demo`: the simulated NETCONF network {name} (SSH on loopback).
+network: {name}
+description: simulated by netfeed demo (NETCONF)
+protocol: netconf
+defaults:
+  netconf:
+    username: {username}
+    password: env:{env}
+    known_hosts: {known_hosts}
+    connect_timeout_s: 5
+    rpc_timeout_s: 5
+    device_deadline_s: {deadline}
+  tags: {{site: {name}}}
+inventories:
+  - csv: {name}.csv
+datasets:
+  system: {{interval_s: {system_s}}}
+  interfaces: {{interval_s: {interval}}}
+collection: {{max_in_flight: 32, spread: 0.3}}
+"""
 
 
 class _ProgressSink(Publisher):
@@ -61,11 +89,16 @@ class _ProgressSink(Publisher):
 
 
 def write_config(
-    workdir: Path, nets: list[SimulatedNetwork], interval: float, site_profiles: Path
+    workdir: Path,
+    nets: list[SimulatedNetwork],
+    interval: float,
+    site_profiles: Path,
+    nc_nets: Sequence[SimulatedNetconfNetwork] = (),
 ) -> Path:
     """A configuration folder for the simulated networks; the bus file and the
     report land beside it in ``workdir``.  ``site_profiles``: the operator's
-    profile folder (used where it exists)."""
+    profile folder (used where it exists).  NETCONF networks (started: their
+    ports and host keys exist) get a ``known_hosts`` file beside their CSV."""
     cfg = workdir / "configs"
     (cfg / "networks").mkdir(parents=True, exist_ok=True)
     (cfg / "netfeed.yaml").write_text(SETTINGS_YAML.format(profiles=str(site_profiles.resolve())))
@@ -74,6 +107,21 @@ def write_config(
         (cfg / "networks" / f"{net.name}.yaml").write_text(
             NETWORK_YAML.format(
                 name=net.name, env=COMMUNITY_ENV, interval=interval, system_s=max(interval * 6, 60)
+            )
+        )
+    for nc in nc_nets:
+        base = cfg / "networks" / nc.name
+        nc.write_inventory_csv(base.with_suffix(".csv"))
+        known_hosts = nc.write_known_hosts(base.with_suffix(".known_hosts")).resolve()
+        (base.with_suffix(".yaml")).write_text(
+            NETCONF_NETWORK_YAML.format(
+                name=nc.name,
+                username=nc.username,
+                env=NETCONF_PASSWORD_ENV,
+                known_hosts=known_hosts,
+                deadline=max(min(interval, 60), 5),
+                interval=interval,
+                system_s=max(interval * 6, 60),
             )
         )
     return cfg
@@ -85,6 +133,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir)  # a fresh bus each run: the numbers shown are this run's
     workdir.mkdir(parents=True)
     os.environ[COMMUNITY_ENV] = "public"
+    nc_password = secrets.token_urlsafe(12)  # this run's; the config reads it by reference
+    os.environ[NETCONF_PASSWORD_ENV] = nc_password
     nets = [
         SimulatedNetwork(
             "lab-east", args.devices, seed=1, base_port=args.port, n_interfaces=args.interfaces
@@ -97,6 +147,22 @@ async def run_demo(args: argparse.Namespace) -> int:
             n_interfaces=args.interfaces,
         ),
     ]
+    n_nc = args.devices if args.netconf_devices is None else args.netconf_devices
+    nc_nets = (
+        [
+            SimulatedNetconfNetwork(
+                "lab-nc",
+                n_nc,
+                seed=3,
+                base_port=args.port + 2 * args.devices if args.port else 0,
+                password=nc_password,
+                n_interfaces=args.interfaces,
+                kinds=NETCONF_KINDS,
+            )
+        ]
+        if n_nc > 0
+        else []
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,8 +172,10 @@ async def run_demo(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         for net in nets:
             await stack.enter_async_context(net)
+        for nc in nc_nets:
+            await stack.enter_async_context(nc)
         # after start: ports are bound.  Loaded as `netfeed collect` loads any config.
-        cfg = write_config(workdir, nets, args.interval, args.config / "profiles")
+        cfg = write_config(workdir, nets, args.interval, args.config / "profiles", nc_nets)
         system = load_system(cfg)
         bus = system.bus
         app_runner = system.make_app_runner("interface-utilisation", instance_id="demo-app")
@@ -115,11 +183,21 @@ async def run_demo(args: argparse.Namespace) -> int:
         report = app.cfg.output  # type: ignore[attr-defined]
         ports = sorted(p for n in nets for (_i, _h, p, _c, _v) in n.inventory_rows())
         print(
-            f"netfeed demo: {len(nets)} simulated networks x {args.devices} devices x "
+            f"netfeed demo: {len(nets)} simulated SNMP networks x {args.devices} devices x "
             f"{args.interfaces} interfaces on 127.0.0.1 udp {ports[0]}-{ports[-1]}; polling every "
             f"{args.interval:g}s into the embedded bus at {bus.embedded.path}",
             flush=True,
         )
+        for nc in nc_nets:
+            nc_ports = sorted(a.port for a in nc.agents)
+            flavours = ", ".join(
+                f"{d.device_id} {a.flavour}" for d, a in zip(nc.devices, nc.agents, strict=True)
+            )
+            print(
+                f"netfeed demo: NETCONF network {nc.name}: {len(nc.devices)} devices over SSH on "
+                f"127.0.0.1 tcp {nc_ports[0]}-{nc_ports[-1]} ({flavours})",
+                flush=True,
+            )
         print(
             f"netfeed demo: config written to {cfg}; rates appear from the second cycle on; "
             "Ctrl-C stops",

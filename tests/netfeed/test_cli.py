@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import signal
@@ -184,6 +185,19 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "== lab-east interfaces cycle" in r.stdout and "== lab-west interfaces cycle" in r.stdout
     assert "b/s" in r.stdout
     assert (tmp_path / "demo" / "interface-utilisation.csv").stat().st_size > 0
+    # the NETCONF network (one Junos-like, one ietf-interfaces device) in the same report
+    assert "NETCONF network lab-nc: 2 devices" in r.stdout
+    assert "[collector] lab-nc interfaces: 2/2 ok" in r.stdout
+    nc_rows = [x.split() for x in r.stdout.splitlines() if x.startswith("  lab-nc-")]
+    assert {row[0] for row in nc_rows} == {"lab-nc-001", "lab-nc-002"}, r.stdout[-3000:]
+    assert all(row[4].endswith("b/s") for row in nc_rows)  # rates, from the second cycle on
+    with (tmp_path / "demo" / "interface-utilisation.csv").open() as handle:
+        csv_rows = [row for row in csv.DictReader(handle) if row["network"] == "lab-nc"]
+    assert {row["device"] for row in csv_rows} == {"lab-nc-001", "lab-nc-002"}
+    assert any(float(row["in_bps"]) > 0 for row in csv_rows)
+    known_hosts = tmp_path / "demo" / "configs" / "networks" / "lab-nc.known_hosts"
+    assert len(known_hosts.read_text().splitlines()) == 2  # host keys verified, not skipped
+    assert "host_key_check" not in known_hosts.with_suffix(".yaml").read_text()
 
 
 # -- tail always ends: --duration, SIGINT, SIGTERM (also waiting for a topic) --------
