@@ -71,6 +71,7 @@ class _Deframer:
     def __init__(self) -> None:
         self.buf = bytearray()
         self.chunked = False
+        self.hello_pending = True  # the hello alone first: it decides the framing of the rest
 
     def feed(self, data: bytes) -> list[bytes]:
         self.buf += data
@@ -84,6 +85,8 @@ class _Deframer:
                     return out
                 out.append(bytes(self.buf[:end]))
                 del self.buf[: end + len(EOM)]
+                if self.hello_pending:
+                    return out  # the caller sets the framing, then feeds b"" for the rest
                 continue
             parts: list[bytes] = []
             pos = 0
@@ -400,16 +403,17 @@ class NetconfAgent:
         )
         process.stdout.write(hello.encode() + EOM)
         deframer = _Deframer()
-        got_hello = False
         while True:
             data = await process.stdin.read(65536)
             if not data:
                 return
-            for msg in deframer.feed(data):
-                if not got_hello:
-                    got_hello = True
-                    deframer.chunked = self.chunked and BASE_11.encode() in msg
-                    continue
+            msgs = deframer.feed(data)
+            if msgs and deframer.hello_pending:
+                # the client's hello; requests read with it follow in the framing it picks
+                deframer.hello_pending = False
+                deframer.chunked = self.chunked and BASE_11.encode() in msgs[0]
+                msgs = deframer.feed(b"")
+            for msg in msgs:
                 if not await self._answer(process, msg, deframer.chunked):
                     return
 

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from bus.datasets import validate
@@ -19,6 +20,7 @@ from netfeed.simulator.netconf import NetconfAgent, SimulatedNetconfNetwork, jun
 
 pytestmark = pytest.mark.timeout(60)
 PW_ENV = "NETFEED_TEST_NCSIM_PW"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 
 class Clock:
@@ -189,3 +191,38 @@ async def test_fault_modes_are_device_problems(
     finally:
         await drv.stop()
     assert healed.status == "ok", healed.error
+
+
+@pytest.mark.parametrize("client_11", [True, False], ids=["chunked", "eom"])
+async def test_requests_sent_with_the_client_hello_are_answered(
+    net: SimulatedNetconfNetwork, tmp_path: Path, client_11: bool
+) -> None:
+    """A client hello and its first request in one write: the request is framed as the
+    hellos decide (a client that does not wait must not be left hanging)."""
+    agent = net.agents[1]
+    caps = "<capability>urn:ietf:params:netconf:base:1.0</capability>" + (
+        "<capability>urn:ietf:params:netconf:base:1.1</capability>" if client_11 else ""
+    )
+    hello = f'<hello xmlns="{NC}"><capabilities>{caps}</capabilities></hello>'.encode()
+    rpc = (
+        f'<rpc message-id="7" xmlns="{NC}"><get><filter type="subtree">'
+        '<interfaces xmlns="urn:ietf:params:xml:ns:yang:ietf-interfaces"/></filter></get></rpc>'
+    ).encode()
+    framed = b"\n#%d\n%s\n##\n" % (len(rpc), rpc) if client_11 else rpc + b"]]>]]>"
+    async with asyncssh.connect(
+        "127.0.0.1",
+        agent.port,
+        username=net.username,
+        password=net.password,
+        known_hosts=str(tmp_path / "known_hosts"),
+    ) as conn:
+        proc = await conn.create_process(subsystem="netconf", encoding=None)
+        got = b""
+        async with asyncio.timeout(10):
+            while b"]]>]]>" not in got:
+                got += await proc.stdout.read(65536)
+            proc.stdin.write(hello + b"]]>]]>" + framed)
+            while b"</rpc-reply>" not in got:
+                got += await proc.stdout.read(65536)
+    assert b'message-id="7"' in got and b"<in-octets>" in got
+    assert (b"\n##\n" in got) == client_11
