@@ -19,6 +19,7 @@ import yaml
 
 from bus.datasets import DATASETS
 from bus.schema import message_schema
+from netfeed.simulator.netconf import SimulatedNetconfNetwork
 from netfeed.simulator.network import SimulatedNetwork
 from tests.support.pipeline import write_network
 
@@ -94,6 +95,46 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
     # one line per finished cycle at default verbosity
     assert "dry interfaces: 3/3 ok, 0 failed, 0 timed out, 0 skipped, 12 records" in err
     assert not (tmp_path / "var").exists()  # published nothing
+
+
+async def test_collect_once_dry_run_reads_simulated_netconf_devices(tmp_path: Path) -> None:
+    sim = SimulatedNetconfNetwork(
+        "ncdry", 2, seed=4, n_interfaces=3, kinds=["juniper-junos", "arista-eos"]
+    )
+    async with sim:
+        (tmp_path / "networks").mkdir()
+        secret = tmp_path / "nc-password"
+        secret.write_text(sim.password)
+        known_hosts = sim.write_known_hosts(tmp_path / "known_hosts")
+        sim.write_inventory_csv(tmp_path / "networks" / "ncdry.csv")
+        (tmp_path / "networks" / "ncdry.yaml").write_text(
+            "network: ncdry\nprotocol: netconf\n"
+            f"defaults: {{netconf: {{username: {sim.username}, password: 'file:{secret}', "
+            f"known_hosts: '{known_hosts}', rpc_timeout_s: 5, device_deadline_s: 10}}}}\n"
+            "inventories: [{csv: ncdry.csv}]\n"
+            "datasets: {system: {interval_s: 60}, interfaces: {interval_s: 60}}\n"
+        )
+        code, out, err = await anetfeed("collect", "--config", str(tmp_path), "--once", "--dry-run")
+        polled = [a.requests for a in sim.agents]
+    assert code == 0, err
+    assert all(polled), (polled, err[-3000:])  # every device was really asked
+    lines = [json.loads(x) for x in out.splitlines()]
+    validator = jsonschema.Draft202012Validator(message_schema())
+    for line in lines:
+        validator.validate(line)
+    recs = [x for x in lines if x["kind"] == "record"]
+    ifs = [r for r in recs if r["dataset"] == "interfaces"]
+    assert len(ifs) == 2 * 3
+    assert {r["provenance"]["protocol"] for r in recs} == {"netconf"}
+    assert {(r["device"], r["profile"]) for r in ifs} == {
+        ("ncdry-001", "junos"),
+        ("ncdry-002", "ietf"),
+    }
+    assert all(isinstance(r["fields"]["in_octets"], int) for r in ifs)
+    assert [r["device"] for r in recs if r["dataset"] == "system"] == ["ncdry-001"]
+    assert "ncdry interfaces: 2/2 ok, 0 failed, 0 timed out, 0 skipped, 6 records" in err
+    assert "ncdry system: 2/2 ok" in err
+    assert sim.password not in out + err
 
 
 async def test_scheduled_collect_prints_each_cycle_and_honours_dataset(tmp_path: Path) -> None:
