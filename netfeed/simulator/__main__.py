@@ -3,6 +3,11 @@
 Prints the inventory as CSV (``id,host,port,community,vendor``) on stdout once
 every port is bound, so a script can wait for the header line and read on;
 on exit prints per-device request counters to stderr.
+
+``--netconf`` serves the devices over NETCONF/SSH instead (one TCP port each,
+password authentication): the CSV is then ``id,host,port,vendor,flavour``,
+``--known-hosts`` writes the generated host keys and ``--inventory-csv`` the
+collector's inventory (``netconf.port`` column).
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import signal
 import sys
 
 from netfeed.simulator.agent import FAULT_MODES
+from netfeed.simulator.netconf import FLAVOURS, NC_FAULT_MODES, SimulatedNetconfNetwork
 from netfeed.simulator.network import SimulatedNetwork
 from netfeed.simulator.vendors import VENDORS
 
@@ -21,7 +28,12 @@ from netfeed.simulator.vendors import VENDORS
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m netfeed.simulator", description=__doc__)
     p.add_argument("--devices", type=int, default=10, help="number of devices (default 10)")
-    p.add_argument("--port", type=int, default=16100, help="first UDP port; 0 = any free ports")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=16100,
+        help="first port (UDP; TCP with --netconf); 0 = any free ports",
+    )
     p.add_argument("--network", default="lab", help="network name, prefix of device ids")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--interfaces", type=int, default=8, help="interfaces per device")
@@ -35,9 +47,68 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DEVICE_ID=MODE[:MS]",
-        help=f"fault a device; MODE one of {', '.join(FAULT_MODES)}",
+        help=f"fault a device; MODE one of {', '.join(FAULT_MODES)} "
+        f"(--netconf: {', '.join(NC_FAULT_MODES)})",
     )
+    nc = p.add_argument_group("NETCONF (--netconf)")
+    nc.add_argument("--netconf", action="store_true", help="serve NETCONF/SSH on TCP instead")
+    nc.add_argument("--username", default="netfeed")
+    nc.add_argument(
+        "--password-env",
+        default="NETFEED_SIM_NETCONF_PASSWORD",
+        help="environment variable holding the password (unset: netfeed-sim)",
+    )
+    nc.add_argument("--flavours", help=f"comma list, round-robin; of: {', '.join(FLAVOURS)}")
+    nc.add_argument("--known-hosts", help="write the devices' host keys here")
+    nc.add_argument("--eom-only", action="store_true", help="base:1.0 framing only")
     return p
+
+
+def _build_netconf(args: argparse.Namespace) -> SimulatedNetconfNetwork:
+    net = SimulatedNetconfNetwork(
+        args.network,
+        args.devices,
+        seed=args.seed,
+        base_port=args.port,
+        host=args.host,
+        username=args.username,
+        password=os.environ.get(args.password_env) or "netfeed-sim",
+        n_interfaces=args.interfaces,
+        kinds=args.kinds.split(",") if args.kinds else None,
+        flavours=args.flavours.split(",") if args.flavours else None,
+        chunked=not args.eom_only,
+    )
+    for spec in args.fault:
+        dev_id, _, mode = spec.partition("=")
+        if dev_id not in {d.device_id for d in net.devices}:
+            raise ValueError(f"--fault: no device {dev_id!r}")
+        net.set_fault(dev_id, mode)
+    return net
+
+
+async def _serve_netconf(net: SimulatedNetconfNetwork, args: argparse.Namespace) -> None:
+    async with net:
+        out = csv.writer(sys.stdout)
+        out.writerow(["id", "host", "port", "vendor", "flavour"])
+        for d, a in zip(net.devices, net.agents, strict=True):
+            out.writerow([d.device_id, net.host, a.port, d.vendor, a.flavour])
+        if args.known_hosts:
+            net.write_known_hosts(args.known_hosts)
+        if args.inventory_csv:
+            net.write_inventory_csv(args.inventory_csv)
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            for a in net.agents:
+                print(
+                    f"{a.device.device_id}: sessions={a.sessions} requests={a.requests}",
+                    file=sys.stderr,
+                )
 
 
 def _build(args: argparse.Namespace) -> SimulatedNetwork:
@@ -90,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        net = _build(args)
+        if args.netconf:
+            nc_net = _build_netconf(args)
+        else:
+            net = _build(args)
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        asyncio.run(_serve(net, args))
+        asyncio.run(_serve_netconf(nc_net, args) if args.netconf else _serve(net, args))
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # typically a port already in use

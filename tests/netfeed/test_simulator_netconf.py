@@ -5,6 +5,8 @@ host keys verified through the written known_hosts, fault modes are device probl
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -226,3 +228,51 @@ async def test_requests_sent_with_the_client_hello_are_answered(
                 got += await proc.stdout.read(65536)
     assert b'message-id="7"' in got and b"<in-octets>" in got
     assert (b"\n##\n" in got) == client_11
+
+
+async def test_cli_serves_netconf_until_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    monkeypatch.setenv("NETFEED_SIM_NETCONF_PASSWORD", "cli pw")
+    monkeypatch.setenv(PW_ENV, "cli pw")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "netfeed.simulator", "--netconf", "--devices", "2",
+        "--port", "0", "--network", "clinc", "--interfaces", "2",
+        "--flavours", "ietf,junos", "--known-hosts", str(known_hosts),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        async with asyncio.timeout(30):
+            header = await proc.stdout.readline()
+            rows = [(await proc.stdout.readline()).decode().strip().split(",") for _ in range(2)]
+        assert header.decode().strip() == "id,host,port,vendor,flavour"
+        assert [(r[0], r[4]) for r in rows] == [("clinc-001", "ietf"), ("clinc-002", "junos")]
+        opts = {"port": int(rows[1][2]), "username": "netfeed", "password": f"env:{PW_ENV}"}
+        dev = Device(
+            network="clinc",
+            id="clinc-002",
+            host="127.0.0.1",
+            tags={},
+            options={
+                "netconf": NetconfOptions.model_validate({**opts, "known_hosts": known_hosts})
+            },
+        )
+        drv = driver()
+        try:
+            out = await drv.poll(dev, "interfaces", 1_000, "c1")
+        finally:
+            await drv.stop()
+        assert out.status == "ok", out.error
+        assert {r.profile for r in out.records} == {"junos"} and len(out.records) == 2
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            code = await proc.wait()
+        err = (await proc.stderr.read()).decode()
+        assert code == 0, err
+        assert "clinc-002: sessions=1 requests=1" in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
