@@ -1,7 +1,7 @@
 """``netfeed demo``: the whole pipeline on one machine, no server, no root.
 
 Two simulated multi-vendor SNMP networks and one NETCONF network (``lab-nc``:
-Junos-like and ietf-interfaces devices over SSH, host keys checked against a
+Junos-like, ietf-interfaces and OpenConfig devices over SSH, host keys checked against a
 ``known_hosts`` file the demo writes) on loopback -> the collector on its
 schedule -> the embedded bus (a SQLite file under ``--workdir``) ->
 ``interface-utilisation`` in its own consumer group, printing the busiest
@@ -30,7 +30,9 @@ from netfeed.system import cycle_line, load_system
 
 COMMUNITY_ENV = "NETFEED_DEMO_COMMUNITY"
 NETCONF_PASSWORD_ENV = "NETFEED_DEMO_NETCONF_PASSWORD"
-NETCONF_KINDS = ["juniper-junos", "arista-eos"]  # Junos-like and ietf-interfaces replies
+# round-robin: Junos native, ietf-interfaces and OpenConfig replies
+NETCONF_KINDS = ["juniper-junos", "arista-eos", "cisco-ios"]
+NETCONF_FLAVOURS = ["junos", "ietf", "openconfig"]
 SETTINGS_YAML = """\
 # Written by `netfeed demo`.
 bus:
@@ -158,6 +160,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 password=nc_password,
                 n_interfaces=args.interfaces,
                 kinds=NETCONF_KINDS,
+                flavours=NETCONF_FLAVOURS,
             )
         ]
         if n_nc > 0

@@ -15,10 +15,15 @@ advance with time and wrap), in two model shapes chosen by ``flavour``:
   answers ``get-interface-information`` (physical interfaces, traffic and MAC
   statistics, error lists) and the ``system`` RPCs (``get-software-information``,
   ``get-system-uptime-information``, ``get-chassis-inventory``,
-  ``get-route-engine-information``);
+  ``get-route-engine-information``; also ``health``) and an empty
+  ``get-bgp-neighbor-information`` (no peers are simulated);
 * ``ietf``: hello capability ietf-interfaces; answers ``<get>`` whose subtree
   filter names ``interfaces`` (NMDA: config and state leaves with statistics)
-  and ``interfaces-state`` (empty ``<data/>``).
+  and ``interfaces-state`` (empty ``<data/>``);
+* ``openconfig``: hello capability openconfig-interfaces; answers ``<get>`` of
+  ``interfaces`` with state, counters and ethernet state (port-speed identities).
+
+Other ``<get>`` filters get an empty ``<data/>``.
 
 Anything else is answered with an ``<rpc-error>`` (``operation-not-supported``).
 Fault modes (:meth:`NetconfAgent.set_fault`): ``hang`` (half a reply, then
@@ -51,7 +56,9 @@ JUNOS_CAP = "http://xml.juniper.net/netconf/junos/1.0"
 IETF_IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 IANA_IF_TYPE_NS = "urn:ietf:params:xml:ns:yang:iana-if-type"
 IETF_IF_CAP = f"{IETF_IF_NS}?module=ietf-interfaces&revision=2018-02-20"
-FLAVOURS = ("junos", "ietf")
+OC_IF_NS = "http://openconfig.net/yang/interfaces"
+OC_IF_CAP = f"{OC_IF_NS}?module=openconfig-interfaces&revision=2021-04-06"
+FLAVOURS = ("junos", "ietf", "openconfig")
 NC_FAULT_MODES = ("hang", "garbage", "rpc-error")
 EOM = b"]]>]]>"
 MAX_MESSAGE = 1 << 20  # a client request larger than this ends the session
@@ -219,6 +226,62 @@ def ietf_interfaces(device: SimulatedDevice, t: float) -> str:
     return f'<interfaces xmlns="{IETF_IF_NS}">' + "".join(rows) + "</interfaces>"
 
 
+_OC_SPEEDS = {
+    10**7: "SPEED_10MB",
+    10**8: "SPEED_100MB",
+    10**9: "SPEED_1GB",
+    25 * 10**8: "SPEED_2500MB",
+    5 * 10**9: "SPEED_5GB",
+    10**10: "SPEED_10GB",
+    25 * 10**9: "SPEED_25GB",
+    4 * 10**10: "SPEED_40GB",
+    5 * 10**10: "SPEED_50GB",
+    10**11: "SPEED_100GB",
+    4 * 10**11: "SPEED_400GB",
+}
+
+
+def openconfig_interfaces(device: SimulatedDevice, t: float) -> str:
+    """openconfig-interfaces ``<interfaces>`` (state, counters, ethernet state) at ``t``."""
+    rows = []
+    for i in device.interfaces:
+        c = _counters(i, t)
+        speed = _OC_SPEEDS.get(i.spec.speed_bps)
+        eth = (
+            '<ethernet xmlns="http://openconfig.net/yang/interfaces/ethernet"><state>'
+            + (f"<mac-address>{_mac(i.mac)}</mac-address>" if i.mac else "")
+            + (f"<port-speed>oc-eth:{speed}</port-speed>" if speed else "")
+            + "<duplex-mode>FULL</duplex-mode></state></ethernet>"
+            if i.ethernet
+            else ""
+        )
+        rows.append(
+            f"<interface><name>{escape(i.spec.name)}</name><state>"
+            f"<name>{escape(i.spec.name)}</name>"
+            + (f"<description>{escape(i.alias)}</description>" if i.alias else "")
+            + f"<type>ianaift:{_IANA_TYPES.get(i.spec.if_type, 'other')}</type>"
+            f"<mtu>{i.spec.mtu}</mtu><ifindex>{i.if_index}</ifindex>"
+            f"<admin-status>{_status(i.admin_up).upper()}</admin-status>"
+            f"<oper-status>{_status(i.oper_up).upper()}</oper-status>"
+            "<counters>"
+            f"<in-octets>{c['in_octets']}</in-octets>"
+            f"<in-unicast-pkts>{c['in_ucast']}</in-unicast-pkts>"
+            f"<in-broadcast-pkts>{c['in_bcast']}</in-broadcast-pkts>"
+            f"<in-multicast-pkts>{c['in_mcast']}</in-multicast-pkts>"
+            f"<in-discards>{c['in_discards']}</in-discards>"
+            f"<in-errors>{c['in_errors']}</in-errors>"
+            f"<in-unknown-protos>{c['in_unknown']}</in-unknown-protos>"
+            f"<out-octets>{c['out_octets']}</out-octets>"
+            f"<out-unicast-pkts>{c['out_ucast']}</out-unicast-pkts>"
+            f"<out-broadcast-pkts>{c['out_bcast']}</out-broadcast-pkts>"
+            f"<out-multicast-pkts>{c['out_mcast']}</out-multicast-pkts>"
+            f"<out-discards>{c['out_discards']}</out-discards>"
+            f"<out-errors>{c['out_errors']}</out-errors>"
+            "</counters></state>" + eth + "</interface>"
+        )
+    return f'<interfaces xmlns="{OC_IF_NS}">' + "".join(rows) + "</interfaces>"
+
+
 def _junos_system(device: SimulatedDevice, t: float, rpc: str) -> str:
     up = int(max(t - device.boot_time, 0.0))
     serial = f"SIM{zlib.crc32(device.device_id.encode()) % 10**8:08d}"
@@ -304,7 +367,7 @@ class NetconfAgent:
 
     @property
     def capabilities(self) -> list[str]:
-        model = JUNOS_CAP if self.flavour == "junos" else IETF_IF_CAP
+        model = {"junos": JUNOS_CAP, "ietf": IETF_IF_CAP, "openconfig": OC_IF_CAP}[self.flavour]
         return [BASE_10, *([BASE_11] if self.chunked else []), model]
 
     def set_fault(self, mode: str | None) -> None:
@@ -455,6 +518,8 @@ class NetconfAgent:
         if self.flavour == "junos":
             if "get-interface-information" in request:
                 return junos_interfaces(self.device, t)
+            if "get-bgp-neighbor-information" in request:
+                return "<bgp-information/>"  # no BGP peers are simulated
             for rpc in _JUNOS_SYSTEM_RPCS:
                 if rpc in request:
                     return _junos_system(self.device, t, rpc)
@@ -462,6 +527,8 @@ class NetconfAgent:
             if "interfaces-state" in request:
                 return "<data/>"
             if re.search(r"<(?:\w+:)?interfaces\b", request):
+                if self.flavour == "openconfig":
+                    return "<data>" + openconfig_interfaces(self.device, t) + "</data>"
                 return "<data>" + ietf_interfaces(self.device, t) + "</data>"
             return "<data/>"
         return rpc_error("operation-not-supported", "not supported by the simulator")

@@ -42,11 +42,11 @@ async def net(
     chunked = getattr(request, "param", True)
     sim = SimulatedNetconfNetwork(
         "nc",
-        2,
+        3,
         seed=3,
         n_interfaces=4,
-        kinds=["juniper-junos", "cisco-ios"],
-        flavours=["junos", "ietf"],
+        kinds=["juniper-junos", "cisco-ios", "arista-eos"],
+        flavours=["junos", "ietf", "openconfig"],
         chunked=chunked,
         password="s3cret pw",
     )
@@ -86,7 +86,7 @@ def by_name(records: list) -> dict[str, dict]:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("net", [True, False], ids=["chunked", "eom"], indirect=True)
-@pytest.mark.parametrize("i,profile", [(0, "junos"), (1, "ietf")])
+@pytest.mark.parametrize("i,profile", [(0, "junos"), (1, "ietf"), (2, "openconfig")])
 async def test_counters_advance_between_two_polls_through_the_driver(
     net: SimulatedNetconfNetwork, tmp_path: Path, i: int, profile: str
 ) -> None:
@@ -148,6 +148,27 @@ async def test_junos_system_dataset(net: SimulatedNetconfNetwork, tmp_path: Path
     validate(rec)
     assert rec.tags["sys_name"] == "nc-001" and rec.fields["os_name"] == "Junos"
     assert rec.fields["uptime_ticks"] > 0
+
+
+@pytest.mark.parametrize("i", [0, 1, 2])
+async def test_every_dataset_of_every_flavour_polls_ok(
+    net: SimulatedNetconfNetwork, tmp_path: Path, i: int
+) -> None:
+    """No dataset of a matched profile makes a simulated device fail (BGP: no peers)."""
+    drv = driver()
+    got = {}
+    try:
+        for ds in ("system", "interfaces", "bgp", "health"):
+            out = await drv.poll(device(net, i, tmp_path / "known_hosts"), ds, 1_000, "c1")
+            assert out.status == "ok", (ds, out.error)
+            for rec in out.records:
+                validate(rec)
+            got[ds] = len(out.records)
+    finally:
+        await drv.stop()
+    assert got["interfaces"] == 4 and got["bgp"] == 0
+    if net.agents[i].flavour == "junos":
+        assert got["system"] == 1 and got["health"] == 2  # RE CPU and memory
 
 
 async def test_wrong_password_and_wrong_host_key_are_refused(
