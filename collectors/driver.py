@@ -33,9 +33,10 @@ Guarantees a driver gives the core:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -60,6 +61,34 @@ class PollOutcome:
     records: list[Record] = field(default_factory=list)
     error: str | None = None
     values_read: int = 0
+
+
+def records_from_rows(
+    rows: Iterable[tuple[dict[str, str], dict[str, Any], list[str]]],
+    *,
+    missing: list[str],
+    device_tags: dict[str, str],
+    **envelope: Any,
+) -> list[Record]:
+    """One :class:`Record` per profile row ``(tags, fields, bad)`` (what
+    ``CompiledDataset.build`` gives), every driver alike: the device's configured
+    tags under the row's, ``missing`` (what the poll could not read) plus the
+    fields whose value had the wrong type, ``partial`` when anything is missing;
+    ``envelope`` is the rest (network, device, profile, dataset, cycle_id,
+    timestamps, uptime, provenance)."""
+    out = []
+    for tags, fields, bad in rows:
+        row_missing = missing + [f"{b}: value of the wrong type" for b in bad]
+        out.append(
+            Record(
+                **envelope,
+                partial=bool(row_missing),
+                missing=row_missing,
+                tags={**device_tags, **tags},
+                fields=fields,
+            )
+        )
+    return out
 
 
 class NoSettings(BaseModel):

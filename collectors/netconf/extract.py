@@ -21,6 +21,7 @@ from lxml import etree
 
 from bus.records import Provenance, Record
 from collectors import __version__
+from collectors.driver import records_from_rows
 from collectors.profiles import Profile, ProfileSet
 from collectors.profiles.compiled import Columns, CompiledDataset, XmlSource
 from collectors.values import Value
@@ -159,25 +160,19 @@ def build_records(
     if not count:  # nothing of this dataset in the reply: no records (not constants only)
         return [], 0
     prov = Provenance(protocol="netconf", collector_version=__version__, sources=list(cds.oids))
-    out = []
-    for tags, fields, bad in cds.build(columns, scalars):
-        missing = [f"{b}: value of the wrong type" for b in bad]
-        out.append(
-            Record(
-                network=network,
-                device=device,
-                profile=profile.name,
-                dataset=dataset,
-                cycle_id=cycle_id,
-                scheduled_unix_ms=scheduled_unix_ms,
-                request_unix_ms=request_unix_ms,
-                response_unix_ms=response_unix_ms,
-                device_uptime_ms=None,
-                provenance=prov,
-                partial=bool(missing),
-                missing=missing,
-                tags={**(device_tags or {}), **tags},
-                fields=fields,
-            )
-        )
+    out = records_from_rows(
+        cds.build(columns, scalars),
+        missing=[],
+        device_tags=device_tags or {},
+        network=network,
+        device=device,
+        profile=profile.name,
+        dataset=dataset,
+        cycle_id=cycle_id,
+        scheduled_unix_ms=scheduled_unix_ms,
+        request_unix_ms=request_unix_ms,
+        response_unix_ms=response_unix_ms,
+        device_uptime_ms=None,
+        provenance=prov,
+    )
     return out, count

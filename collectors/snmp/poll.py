@@ -13,11 +13,11 @@ import asyncio
 import time
 from dataclasses import replace
 
-from bus.records import Provenance, Record
+from bus.records import Provenance
 from bus.secrets import SecretError, SecretRef
 from collectors import __version__
 from collectors.config import Device
-from collectors.driver import PollOutcome
+from collectors.driver import PollOutcome, records_from_rows
 from collectors.profiles import ProfileSet
 from collectors.snmp.base import SnmpClient, SnmpError, SnmpTarget, SnmpTimeout, Value
 from collectors.snmp.options import SnmpSettings
@@ -157,28 +157,22 @@ async def _poll(
         missing = sorted(f"{c}: {why}" for c, why in walk.problems.items())
     received = _now_ms()
 
-    records: list[Record] = []
     prov = Provenance(
         protocol=f"snmpv{target.version}", collector_version=__version__, sources=sources
     )
-    for tags, fields, bad in cds.build(columns, scalars):
-        row_missing = missing + [f"{b}: value of the wrong type" for b in bad]
-        records.append(
-            Record(
-                network=device.network,
-                device=device.id,
-                profile=profile.name,
-                dataset=dataset,
-                cycle_id=cycle,
-                scheduled_unix_ms=scheduled_unix_ms,
-                request_unix_ms=sent,
-                response_unix_ms=received,
-                device_uptime_ms=uptime_ms,
-                provenance=prov,
-                partial=bool(row_missing),
-                missing=row_missing,
-                tags={**device.tags, **tags},
-                fields=fields,
-            )
-        )
+    records = records_from_rows(
+        cds.build(columns, scalars),
+        missing=missing,
+        device_tags=device.tags,
+        network=device.network,
+        device=device.id,
+        profile=profile.name,
+        dataset=dataset,
+        cycle_id=cycle,
+        scheduled_unix_ms=scheduled_unix_ms,
+        request_unix_ms=sent,
+        response_unix_ms=received,
+        device_uptime_ms=uptime_ms,
+        provenance=prov,
+    )
     return PollOutcome(device.id, "ok", records, values_read=varbinds)
