@@ -7,6 +7,12 @@ winning: built-in defaults < the file's ``defaults`` < each of the device's
 (``snmp:``, and every other installed driver's name) are layered the same
 way, key by key, and then checked by that driver's own model.
 
+Which protocol reads a device: the device's own ``protocol`` if set, else
+that of the last of its groups that sets one, else the dataset's
+``protocol``, else the network's.  So one network may mix SNMP and NETCONF
+devices: each dataset's cycle covers all of them, each device polled by its
+own driver, and they publish one stream of identically shaped records.
+
 Shape (every key optional unless marked)::
 
     network: lab-east                 # required; must match the file name
@@ -14,6 +20,7 @@ Shape (every key optional unless marked)::
     defaults: {snmp: {...}, tags: {...}}
     groups:
       core: {snmp: {...}, tags: {role: core}}
+      junos: {protocol: netconf, netconf: {username: nf, password: env:NF_NC_PASS}}
       v3:                             # SNMPv3 (USM); keys are references too
         snmp: {version: "3", security_name: netfeed, security_level: authPriv,
                auth_protocol: SHA-256, auth_key: env:NF_V3_AUTH,
@@ -65,10 +72,13 @@ Tags = dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], str]
 
 
 class GroupConfig(_Strict):
-    """``defaults`` and each group: tags, plus one optional section per protocol
-    (added per installed driver by :func:`file_models`)."""
+    """``defaults`` and each group: tags, the protocol its devices are read
+    with (groups only: ``defaults`` has the network's ``protocol``), plus one
+    optional section per protocol (added per installed driver by
+    :func:`file_models`)."""
 
     tags: Tags = {}
+    protocol: str | None = None
 
 
 class DeviceEntry(_Strict):
@@ -77,6 +87,7 @@ class DeviceEntry(_Strict):
     groups: list[str] = []
     tags: Tags = {}
     enabled: bool = True
+    protocol: str | None = None  # every dataset of this device, over its groups' and the network's
 
 
 class InventorySource(_Strict):
@@ -175,6 +186,7 @@ class Device(_Strict):
     host: str
     tags: dict[str, str] = {}
     options: dict[str, Any] = {}
+    protocol: str | None = None  # set on the device or a group: wins over the datasets'
 
 
 class NetworkConfig(_Strict):
@@ -186,6 +198,14 @@ class NetworkConfig(_Strict):
     devices: list[Device]
     datasets: dict[str, DatasetSchedule]
     collection: CollectionSettings
+
+    def protocol_of(self, device: Device, dataset: str) -> str:
+        """The protocol ``device`` is read with for ``dataset``."""
+        return device.protocol or self.datasets[dataset].protocol or DEFAULT_PROTOCOL
+
+    def protocols(self) -> set[str]:
+        """Every protocol some device of this network is read with."""
+        return {self.protocol_of(d, ds) for d in self.devices for ds in self.datasets}
 
 
 class ConfigError(ValueError):
@@ -231,9 +251,24 @@ def _resolve_device(
 ) -> tuple[Device | None, list[str]]:
     layers = [spec.defaults] + [spec.groups[g] for g in entry.groups] + [entry]
     tags: dict[str, str] = {}
+    own: str | None = None  # the device's protocol, when it or a group sets one
     for layer in layers:
         tags.update(layer.tags)
-    given = {p for p in registry.names() for layer in layers if getattr(layer, p, None)}
+        own = layer.protocol or own
+    if own is not None:
+        if own not in registry:  # a group's is reported once, against the group
+            return None, [
+                f"{label}: protocol: unknown protocol {own!r}; installed: "
+                f"{', '.join(registry.names()) or 'none'}"
+            ] if entry.protocol is not None else []
+        protocols = {own}  # read with this driver only: the datasets' protocols do not apply
+    # options written for a protocol are checked even where unused (a typo shows),
+    # except on a device read with one protocol of its own
+    given = (
+        {p for p in registry.names() for layer in layers if getattr(layer, p, None)}
+        if own is None
+        else set()
+    )
     options: dict[str, Any] = {}
     problems: list[str] = []
     for proto in sorted(protocols | given):
@@ -254,7 +289,12 @@ def _resolve_device(
     if problems:
         return None, problems
     return Device(
-        network=spec.network, id=entry.id, host=entry.host, tags=tags, options=options
+        network=spec.network,
+        id=entry.id,
+        host=entry.host,
+        tags=tags,
+        options=options,
+        protocol=own,
     ), []
 
 
@@ -292,6 +332,16 @@ def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkC
         problems.append(
             f"{where}: network: {spec.network!r} must match the file name {path.stem!r}"
         )
+    if spec.defaults.protocol is not None:
+        problems.append(
+            f"{where}: defaults.protocol: set the network's top-level 'protocol' instead"
+        )
+    for name, group in spec.groups.items():
+        if group.protocol is not None and group.protocol not in registry:
+            problems.append(
+                f"{where}: groups.{name}.protocol: unknown protocol {group.protocol!r}; "
+                f"installed: {', '.join(registry.names()) or 'none'}"
+            )
     datasets: dict[str, DatasetSchedule] = {}
     for ds, sched in spec.datasets.items():
         proto = sched.protocol or spec.protocol

@@ -8,6 +8,9 @@ Guarantees:
 - device start times are spread over ``spread_s`` by a stable hash of the
   device id, so 2,000 devices do not all send at the same instant and each
   device is polled at about the same offset every cycle;
+- each device is polled by the driver ``driver`` gives for it (one driver,
+  or a function of the device: a network may mix protocols), and all of
+  them count in the one marker;
 - a dead or slow device costs only its own deadline: it never delays others;
   a driver that raises (a bug) fails that device only, with the reason;
 - with a :class:`~collectors.backoff.Backoff`, a device that failed repeatedly
@@ -25,7 +28,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bus.records import CycleComplete, Record, cycle_id
@@ -63,7 +66,7 @@ async def run_cycle(
     network: str,
     dataset: str,
     devices: Sequence[Device],
-    driver: Driver,
+    driver: Driver | Callable[[Device], Driver],
     sink: Sink,
     limits: Sequence[asyncio.Semaphore],
     scheduled_unix_ms: int,
@@ -79,6 +82,7 @@ async def run_cycle(
     skipped: dict[str, str] = {}
     if backoff is not None:
         backoff.retain(d.id for d in devices)
+    driver_of = driver if not isinstance(driver, Driver) else (lambda _d, one=driver: one)
 
     async def one(device: Device) -> None:
         if backoff is not None and (why := backoff.skip(device.id)):
@@ -91,7 +95,7 @@ async def run_cycle(
         async with contextlib.AsyncExitStack() as held:
             for limit in limits:  # outermost (network) first: no process slot held waiting
                 await held.enter_async_context(limit)
-            out = await _poll(driver, device, dataset, scheduled_unix_ms, cid)
+            out = await _poll(driver_of(device), device, dataset, scheduled_unix_ms, cid)
         outcomes.append(out)
         if backoff is not None:
             skip = backoff.record(device.id, out.status == "ok")

@@ -1,7 +1,8 @@
 """CSV inventories: thousands of devices of one network, one row each.
 
 A header row is required.  Columns: ``id`` and ``host`` (required),
-``groups`` (``;``-separated), ``enabled`` (true/false), ``tag:<name>`` (a tag),
+``groups`` (``;``-separated), ``enabled`` (true/false), ``protocol`` (the
+driver that reads the device, see :mod:`collectors.config`), ``tag:<name>`` (a tag),
 ``<protocol>.<option>`` (one option of an installed driver, e.g.
 ``snmp.port``), and the bare short names drivers declare for their most used
 options (SNMP: ``port``, ``community``).  Every problem names the CSV file
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from collectors.registry import DriverRegistry
 
-_FIXED = ("id", "host", "groups", "enabled")
+_FIXED = ("id", "host", "groups", "enabled", "protocol")
 
 
 def _column_map(
@@ -65,7 +66,7 @@ def read_csv(
         if unknown:
             return [], [
                 f"{path}: unknown column(s) {', '.join(unknown)} (known: id, host, groups, "
-                "enabled, tag:<name>, <protocol>.<option>, "
+                "enabled, protocol, tag:<name>, <protocol>.<option>, "
                 + ", ".join(
                     sorted({c for n in registry.names() for c in registry.get(n).csv_columns})
                 )
@@ -80,6 +81,14 @@ def read_csv(
                 raw["groups"] = [g for g in row["groups"].split(";") if g]
             if row.get("enabled"):
                 raw["enabled"] = row["enabled"]
+            if row.get("protocol"):
+                if row["protocol"] not in registry:
+                    problems.append(
+                        f"{path}:{lineno} (device {raw['id']!r}): protocol: unknown protocol "
+                        f"{row['protocol']!r}; installed: {', '.join(registry.names())}"
+                    )
+                    continue
+                raw["protocol"] = row["protocol"]
             tags = {h[4:]: v for h, v in row.items() if h and h.startswith("tag:") and v}
             if tags:
                 raw["tags"] = tags

@@ -14,8 +14,10 @@ Scheduling (apscheduler, one job per network and dataset):
 - concurrency limits nest: a network's ``collection.max_in_flight`` is one
   semaphore shared by all its datasets, inside the process-wide
   ``collector.max_in_flight`` shared by every network;
-- each dataset is polled by the driver its schedule names; the collector
-  starts the drivers it is given and stops them when it stops.
+- each device is polled by the driver of its protocol for the dataset
+  (:meth:`~collectors.config.NetworkConfig.protocol_of`: a network may mix
+  SNMP and NETCONF devices in one cycle); the collector starts the drivers
+  it is given and stops them when it stops.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, NetworkConfig
 from collectors.cycle import Sink, run_cycle
 from collectors.driver import Driver
-from collectors.registry import DEFAULT_PROTOCOL
 from collectors.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,7 @@ class Collector(AsyncService):
         self.sink = sink
         self.drivers = dict(drivers)
         self.on_cycle = on_cycle
-        missing = sorted(
-            {s.protocol or DEFAULT_PROTOCOL for n in networks for s in n.datasets.values()}
-            - set(self.drivers)
-        )
+        missing = sorted({p for n in networks for p in n.protocols()} - set(self.drivers))
         if missing:
             raise ValueError(f"no driver given for protocol(s) {', '.join(missing)}")
         self._semaphore = asyncio.Semaphore(settings.max_in_flight)
@@ -114,7 +112,7 @@ class Collector(AsyncService):
                 network=network,
                 dataset=dataset,
                 devices=net.devices,
-                driver=self.drivers[sched.protocol or DEFAULT_PROTOCOL],
+                driver=lambda device: self.drivers[net.protocol_of(device, dataset)],
                 sink=self.sink,
                 limits=(net_limit, self._semaphore),
                 scheduled_unix_ms=tick,

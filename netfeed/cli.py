@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--netconf-devices",
         type=int,
         default=None,
-        help="simulated NETCONF devices in lab-nc (default: --devices; 0: none)",
+        help="NETCONF devices in lab-west, beside its SNMP ones (default: --devices; 0: none)",
     )
     d.add_argument("--interfaces", type=int, default=8, help="interfaces per device")
     d.add_argument("--interval", type=float, default=10.0, help="poll interval in seconds")

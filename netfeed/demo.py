@@ -1,8 +1,9 @@
 """``netfeed demo``: the whole pipeline on one machine, no server, no root.
 
-Two simulated multi-vendor SNMP networks and one NETCONF network (``lab-nc``:
-Junos-like, ietf-interfaces and OpenConfig devices over SSH, host keys checked against a
-``known_hosts`` file the demo writes) on loopback -> the collector on its
+Two simulated multi-vendor networks on loopback: ``lab-east`` (SNMP) and
+``lab-west``, which mixes SNMP devices with NETCONF ones (``lab-west-nc-*``:
+Junos-like, ietf-interfaces and OpenConfig devices over SSH, host keys checked
+against a ``known_hosts`` file the demo writes) -> the collector on its
 schedule -> the embedded bus (a SQLite file under ``--workdir``) ->
 ``interface-utilisation`` in its own consumer group, printing the busiest
 interfaces of each network after every cycle.  Stops on Ctrl-C or
@@ -18,7 +19,7 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from bus.factory import make_producer
@@ -42,7 +43,7 @@ collector:
   instance_id: demo
   profiles_dir: {profiles}
 applications:
-  interface-utilisation: {{networks: ["lab-*"], top_n: 5, output: ../interface-utilisation.csv}}
+  interface-utilisation: {{networks: ["lab-*"], top_n: 10, output: ../interface-utilisation.csv}}
 """
 NETWORK_YAML = """\
 # Written by `netfeed demo`: the simulated network {name}.
@@ -51,19 +52,14 @@ description: simulated by netfeed demo
 defaults:
   snmp: {{community: env:{env}, timeout_s: 1, retries: 1}}
   tags: {{site: {name}}}
-inventories:
+{netconf}inventories:
   - csv: {name}.csv
-datasets:
+{more}datasets:
   system: {{interval_s: {system_s}}}
   interfaces: {{interval_s: {interval}}}
 collection: {{max_in_flight: 32, spread: 0.3}}
 """
-NETCONF_NETWORK_YAML = """\
-# Written by `netfeed demo`: the simulated NETCONF network {name} (SSH on loopback).
-network: {name}
-description: simulated by netfeed demo (NETCONF)
-protocol: netconf
-defaults:
+NETCONF_DEFAULTS = """\
   netconf:
     username: {username}
     password: env:{env}
@@ -71,13 +67,6 @@ defaults:
     connect_timeout_s: 5
     rpc_timeout_s: 5
     device_deadline_s: {deadline}
-  tags: {{site: {name}}}
-inventories:
-  - csv: {name}.csv
-datasets:
-  system: {{interval_s: {system_s}}}
-  interfaces: {{interval_s: {interval}}}
-collection: {{max_in_flight: 32, spread: 0.3}}
 """
 
 
@@ -95,35 +84,44 @@ def write_config(
     nets: list[SimulatedNetwork],
     interval: float,
     site_profiles: Path,
-    nc_nets: Sequence[SimulatedNetconfNetwork] = (),
+    nc_nets: Mapping[str, SimulatedNetconfNetwork] | None = None,
 ) -> Path:
     """A configuration folder for the simulated networks; the bus file and the
     report land beside it in ``workdir``.  ``site_profiles``: the operator's
-    profile folder (used where it exists).  NETCONF networks (started: their
-    ports and host keys exist) get a ``known_hosts`` file beside their CSV."""
+    profile folder (used where it exists).  ``nc_nets``: NETCONF devices (started:
+    their ports and host keys exist) that join the SNMP network named by their
+    key, through a second CSV whose rows say ``protocol: netconf``, with a
+    ``known_hosts`` file beside it."""
     cfg = workdir / "configs"
     (cfg / "networks").mkdir(parents=True, exist_ok=True)
     (cfg / "netfeed.yaml").write_text(SETTINGS_YAML.format(profiles=str(site_profiles.resolve())))
+    nc_nets = nc_nets or {}
+    unknown = set(nc_nets) - {n.name for n in nets}
+    if unknown:
+        raise ValueError(f"NETCONF devices for unknown network(s) {', '.join(sorted(unknown))}")
     for net in nets:
         net.write_inventory_csv(cfg / "networks" / f"{net.name}.csv")
-        (cfg / "networks" / f"{net.name}.yaml").write_text(
-            NETWORK_YAML.format(
-                name=net.name, env=COMMUNITY_ENV, interval=interval, system_s=max(interval * 6, 60)
-            )
-        )
-    for nc in nc_nets:
-        base = cfg / "networks" / nc.name
-        nc.write_inventory_csv(base.with_suffix(".csv"))
-        known_hosts = nc.write_known_hosts(base.with_suffix(".known_hosts")).resolve()
-        (base.with_suffix(".yaml")).write_text(
-            NETCONF_NETWORK_YAML.format(
-                name=nc.name,
+        netconf = more = ""
+        nc = nc_nets.get(net.name)
+        if nc is not None:
+            base = cfg / "networks" / nc.name
+            nc.write_inventory_csv(base.with_suffix(".csv"))
+            known_hosts = nc.write_known_hosts(base.with_suffix(".known_hosts")).resolve()
+            netconf = NETCONF_DEFAULTS.format(
                 username=nc.username,
                 env=NETCONF_PASSWORD_ENV,
                 known_hosts=known_hosts,
                 deadline=max(min(interval, 60), 5),
+            )
+            more = f"  - csv: {nc.name}.csv\n"
+        (cfg / "networks" / f"{net.name}.yaml").write_text(
+            NETWORK_YAML.format(
+                name=net.name,
+                env=COMMUNITY_ENV,
                 interval=interval,
                 system_s=max(interval * 6, 60),
+                netconf=netconf,
+                more=more,
             )
         )
     return cfg
@@ -151,9 +149,9 @@ async def run_demo(args: argparse.Namespace) -> int:
     ]
     n_nc = args.devices if args.netconf_devices is None else args.netconf_devices
     nc_nets = (
-        [
-            SimulatedNetconfNetwork(
-                "lab-nc",
+        {
+            "lab-west": SimulatedNetconfNetwork(
+                "lab-west-nc",
                 n_nc,
                 seed=3,
                 base_port=args.port + 2 * args.devices if args.port else 0,
@@ -162,9 +160,9 @@ async def run_demo(args: argparse.Namespace) -> int:
                 kinds=NETCONF_KINDS,
                 flavours=NETCONF_FLAVOURS,
             )
-        ]
+        }
         if n_nc > 0
-        else []
+        else {}
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -175,7 +173,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         for net in nets:
             await stack.enter_async_context(net)
-        for nc in nc_nets:
+        for nc in nc_nets.values():
             await stack.enter_async_context(nc)
         # after start: ports are bound.  Loaded as `netfeed collect` loads any config.
         cfg = write_config(workdir, nets, args.interval, args.config / "profiles", nc_nets)
@@ -191,13 +189,13 @@ async def run_demo(args: argparse.Namespace) -> int:
             f"{args.interval:g}s into the embedded bus at {bus.embedded.path}",
             flush=True,
         )
-        for nc in nc_nets:
+        for joins, nc in nc_nets.items():
             nc_ports = sorted(a.port for a in nc.agents)
             flavours = ", ".join(
                 f"{d.device_id} {a.flavour}" for d, a in zip(nc.devices, nc.agents, strict=True)
             )
             print(
-                f"netfeed demo: NETCONF network {nc.name}: {len(nc.devices)} devices over SSH on "
+                f"netfeed demo: {joins} also has {len(nc.devices)} NETCONF devices over SSH on "
                 f"127.0.0.1 tcp {nc_ports[0]}-{nc_ports[-1]} ({flavours})",
                 flush=True,
             )

@@ -33,7 +33,7 @@ from bus.settings import BusSettings
 from collectors.config import ConfigError, NetworkConfig, load_networks
 from collectors.cycle import Sink
 from collectors.driver import Driver
-from collectors.registry import DEFAULT_PROTOCOL, DriverRegistry, RegistryError, load_drivers
+from collectors.registry import DriverRegistry, RegistryError, load_drivers
 from collectors.service import Collector
 from collectors.settings import CollectorSettings
 
@@ -62,9 +62,7 @@ class System:
         return [d] if d.is_dir() else []
 
     def protocols(self) -> list[str]:
-        return sorted(
-            {s.protocol or DEFAULT_PROTOCOL for n in self.networks for s in n.datasets.values()}
-        )
+        return sorted({p for n in self.networks for p in n.protocols()})
 
     def make_drivers(self) -> dict[str, Driver]:
         """One driver per protocol the networks use (not started)."""

@@ -623,9 +623,10 @@ class SimulatedNetconfNetwork:
         return path
 
     def write_inventory_csv(self, path: str | Path) -> None:
-        """``id,host,netconf.port,tag:vendor`` for the collector (after start)."""
+        """``id,host,protocol,netconf.port,tag:vendor`` for the collector (after
+        start); the ``protocol`` column lets the rows join a network of any protocol."""
         with Path(path).open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["id", "host", "netconf.port", "tag:vendor"])
+            writer.writerow(["id", "host", "protocol", "netconf.port", "tag:vendor"])
             for d, a in zip(self.devices, self.agents, strict=True):
-                writer.writerow([d.device_id, self.host, a.port, d.vendor])
+                writer.writerow([d.device_id, self.host, "netconf", a.port, d.vendor])

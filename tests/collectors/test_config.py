@@ -402,3 +402,77 @@ def test_csv_columns_may_name_any_protocol_option(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"inv\.csv: unknown column\(s\) snmp\.prot"):
         load_network(bad)
+
+
+MIXED = """\
+network: mix
+defaults:
+  snmp: {community: env:NF_TEST_COMMUNITY}
+  netconf: {username: nf, password: env:NF_NC}
+groups:
+  junos: {protocol: netconf, netconf: {port: 2830}, tags: {os: junos}}
+  back: {protocol: snmp}
+devices:
+  - {id: s1, host: 127.0.0.1}
+  - {id: n1, host: 127.0.0.2, groups: [junos]}
+  - {id: n2, host: 127.0.0.3, protocol: netconf, netconf: {username: u, password: env:NF_NC}}
+  - {id: b1, host: 127.0.0.4, groups: [junos, back]}
+  - {id: d1, host: 127.0.0.5, groups: [back], protocol: netconf,
+     netconf: {username: u, password: env:NF_NC}}
+inventories:
+  - {csv: inv.csv}
+datasets:
+  interfaces: {interval_s: 30}
+  bgp: {interval_s: 60, protocol: netconf}
+"""
+MIXED_CSV = (
+    "id,host,protocol,netconf.username,netconf.password\n"
+    "c1,127.0.0.6,netconf,u,env:NF_NC\nc2,127.0.0.7,,,\n"
+)
+
+
+def test_one_network_mixes_protocols_per_device(tmp_path: Path) -> None:
+    net = load_network(write(tmp_path, MIXED, name="mix", csv=MIXED_CSV))
+    d = {x.id: x for x in net.devices}
+    proto = {i: net.protocol_of(x, "interfaces") for i, x in d.items()}
+    # the device's own protocol > its last group's > the dataset's > the network's
+    assert proto == {
+        "s1": "snmp",
+        "n1": "netconf",
+        "n2": "netconf",
+        "b1": "snmp",
+        "d1": "netconf",
+        "c1": "netconf",
+        "c2": "snmp",
+    }
+    # a device's own protocol wins over a dataset's protocol too
+    assert net.protocol_of(d["s1"], "bgp") == "netconf"
+    assert net.protocol_of(d["b1"], "bgp") == "snmp"
+    assert net.protocols() == {"snmp", "netconf"}
+    # a device is resolved for its own protocol only: no SNMP options for n1
+    assert set(d["n1"].options) == {"netconf"} and d["n1"].tags == {"os": "junos"}
+    assert set(d["c1"].options) == {"netconf"} and d["c1"].options["netconf"].username == "u"
+    assert d["n1"].options["netconf"].port == 2830
+    # s1 is read over SNMP, except bgp, which the network reads over NETCONF
+    assert set(d["s1"].options) == {"snmp", "netconf"}
+
+
+def test_unknown_protocols_are_reported_where_written(tmp_path: Path) -> None:
+    text = (
+        MIXED.replace("back: {protocol: snmp}", "back: {protocol: gnmi}")
+        .replace(
+            "{id: n2, host: 127.0.0.3, protocol: netconf", "{id: n2, host: 127.0.0.3, protocol: tl1"
+        )
+        .replace("groups:\n", "groups:\n", 1)
+        .replace("defaults:\n", "defaults:\n  protocol: netconf\n", 1)
+    )
+    csv = MIXED_CSV.replace("c1,127.0.0.6,netconf", "c1,127.0.0.6,xml")
+    with pytest.raises(ConfigError) as err:
+        load_network(write(tmp_path, text, name="mix", csv=csv))
+    probs = err.value.problems
+    assert any("defaults.protocol" in p and "top-level 'protocol'" in p for p in probs), probs
+    assert sum("groups.back.protocol: unknown protocol 'gnmi'" in p for p in probs) == 1, probs
+    assert any("device 'n2'" in p and "unknown protocol 'tl1'" in p for p in probs), probs
+    assert any("inv.csv:2 (device 'c1'): protocol: unknown protocol 'xml'" in p for p in probs)
+    # the group's problem is said once, not again for each of its devices
+    assert not any("device 'b1'" in p or "device 'd1'" in p for p in probs), probs

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -137,6 +138,60 @@ async def test_collect_once_dry_run_reads_simulated_netconf_devices(tmp_path: Pa
     assert sim.password not in out + err
 
 
+async def test_one_network_mixing_snmp_and_netconf_devices_gives_one_stream(
+    tmp_path: Path,
+) -> None:
+    snmp = SimulatedNetwork("mix", 2, seed=6, n_interfaces=3, kinds=["juniper-junos"])
+    nc = SimulatedNetconfNetwork(
+        "mix-nc", 2, seed=6, n_interfaces=3, kinds=["juniper-junos"], flavours=["junos", "ietf"]
+    )
+    async with snmp, nc:
+        (tmp_path / "networks").mkdir()
+        secret = tmp_path / "nc-password"
+        secret.write_text(nc.password)
+        community = tmp_path / "community"
+        community.write_text(snmp.community)
+        known_hosts = nc.write_known_hosts(tmp_path / "known_hosts")
+        snmp.write_inventory_csv(tmp_path / "networks" / "snmp.csv", f"file:{community}")
+        nc.write_inventory_csv(tmp_path / "networks" / "nc.csv")  # its rows say protocol netconf
+        (tmp_path / "networks" / "mix.yaml").write_text(
+            "network: mix\n"
+            "defaults:\n  snmp: {timeout_s: 1}\n"
+            f"  netconf: {{username: {nc.username}, password: 'file:{secret}', "
+            f"known_hosts: '{known_hosts}', rpc_timeout_s: 5, device_deadline_s: 10}}\n"
+            "inventories: [{csv: snmp.csv}, {csv: nc.csv}]\n"
+            "datasets: {interfaces: {interval_s: 60}}\n"
+        )
+        code, out, err = await anetfeed("collect", "--config", str(tmp_path), "--once", "--dry-run")
+        polled = [a.requests for a in nc.agents]
+    assert code == 0, err
+    assert all(polled), (polled, err[-3000:])
+    lines = [json.loads(x) for x in out.splitlines()]
+    validator = jsonschema.Draft202012Validator(message_schema())
+    for line in lines:
+        validator.validate(line)
+    recs = [x for x in lines if x["kind"] == "record"]
+    (marker,) = [x for x in lines if x["kind"] == "cycle_complete"]
+    # one cycle of one network covers the devices of both protocols
+    assert marker["devices_planned"] == 4 and marker["devices_ok"] == 4, marker
+    assert marker["records"] == len(recs) == 4 * 3
+    assert {r["network"] for r in recs} == {"mix"}
+    by_proto: dict[str, list[dict[str, Any]]] = {}
+    for r in recs:
+        by_proto.setdefault(r["provenance"]["protocol"], []).append(r)
+    assert {p: len(v) for p, v in by_proto.items()} == {"snmpv2c": 6, "netconf": 6}
+    assert {r["device"] for r in by_proto["netconf"]} == {"mix-nc-001", "mix-nc-002"}
+    # identically shaped: the same envelope keys, identity tags and field types
+    first = by_proto["snmpv2c"][0]
+    assert {tuple(sorted(r)) for r in recs} == {tuple(sorted(first))}
+    assert {frozenset(r["tags"]) for r in recs} == {frozenset(first["tags"])}
+    common = set.intersection(*(set(r["fields"]) for r in recs))
+    assert {"in_octets", "out_octets", "oper_status", "admin_status"} <= common, common
+    for name in common:
+        assert len({type(r["fields"][name]) for r in recs}) == 1, name
+    assert "mix interfaces: 4/4 ok, 0 failed, 0 timed out, 0 skipped, 12 records" in err
+
+
 async def test_scheduled_collect_prints_each_cycle_and_honours_dataset(tmp_path: Path) -> None:
     async with SimulatedNetwork("sch", 2, seed=7, base_port=0, n_interfaces=2) as sim:
         path = write_network(
@@ -214,7 +269,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "--devices",
         "2",
         "--interfaces",
-        "4",
+        "2",  # lab-west: 4 devices x 2 = 8 rows, all in the top 10 the demo shows
         "--workdir",
         str(tmp_path / "demo"),
         "--port",
@@ -226,19 +281,22 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "== lab-east interfaces cycle" in r.stdout and "== lab-west interfaces cycle" in r.stdout
     assert "b/s" in r.stdout
     assert (tmp_path / "demo" / "interface-utilisation.csv").stat().st_size > 0
-    # the NETCONF network (one Junos-like, one ietf-interfaces device) in the same report
-    assert "NETCONF network lab-nc: 2 devices" in r.stdout
-    assert "[collector] lab-nc interfaces: 2/2 ok" in r.stdout
-    nc_rows = [x.split() for x in r.stdout.splitlines() if x.startswith("  lab-nc-")]
-    assert {row[0] for row in nc_rows} == {"lab-nc-001", "lab-nc-002"}, r.stdout[-3000:]
-    assert all(row[4].endswith("b/s") for row in nc_rows)  # rates, from the second cycle on
+    # lab-west mixes SNMP and NETCONF devices (one Junos-like, one ietf-interfaces):
+    # one cycle, one stream, one report
+    assert "lab-west also has 2 NETCONF devices" in r.stdout
+    assert "[collector] lab-west interfaces: 4/4 ok" in r.stdout, r.stdout[-3000:]
     with (tmp_path / "demo" / "interface-utilisation.csv").open() as handle:
-        csv_rows = [row for row in csv.DictReader(handle) if row["network"] == "lab-nc"]
-    assert {row["device"] for row in csv_rows} == {"lab-nc-001", "lab-nc-002"}
-    assert any(float(row["in_bps"]) > 0 for row in csv_rows)
-    known_hosts = tmp_path / "demo" / "configs" / "networks" / "lab-nc.known_hosts"
-    assert len(known_hosts.read_text().splitlines()) == 2  # host keys verified, not skipped
-    assert "host_key_check" not in known_hosts.with_suffix(".yaml").read_text()
+        csv_rows = [row for row in csv.DictReader(handle) if row["network"] == "lab-west"]
+    nc_rows = [row for row in csv_rows if row["device"].startswith("lab-west-nc-")]
+    assert {row["device"] for row in nc_rows} == {"lab-west-nc-001", "lab-west-nc-002"}
+    assert {row["device"] for row in csv_rows} - {row["device"] for row in nc_rows} == {
+        "lab-west-001",
+        "lab-west-002",
+    }
+    assert any(float(row["in_bps"]) > 0 for row in nc_rows)  # rates, from the second cycle on
+    networks = tmp_path / "demo" / "configs" / "networks"
+    assert len((networks / "lab-west-nc.known_hosts").read_text().splitlines()) == 2
+    assert "host_key_check" not in (networks / "lab-west.yaml").read_text()  # keys verified
 
 
 # -- tail always ends: --duration, SIGINT, SIGTERM (also waiting for a topic) --------

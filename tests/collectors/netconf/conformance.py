@@ -40,12 +40,17 @@ def reply_files(folder: Path) -> list[Path]:
     return out
 
 
-# family -> profile: what a device of that family matches by its hello
-# capabilities (tested separately on real hellos); a vendor profile also reads
-# the standard models its devices serve (an IOS-XR device's OpenConfig reply).
-# Model families (openconfig, ietf; EOS, whose only reply is openconfig-system)
-# go to the generic model profiles.
-VENDORS = ("junos", "iosxr", "iosxe", "sros")
+# family -> profile: a reply's family (its file name's first part) names the
+# profile a device of that family matches by its hello capabilities (tested
+# separately on real hellos); a vendor profile also reads the standard models
+# its devices serve (an IOS-XR device's OpenConfig reply).  Families without a
+# profile of their own (openconfig, ietf; EOS, whose only reply is
+# openconfig-system) go to the generic model profiles.  A new vendor profile
+# is picked up by its name: no table here to edit.
+MODELS = ("openconfig", "ietf")
+VENDORS = tuple(
+    sorted(n for n in load_netconf_profiles().profiles if n not in MODELS and not n.startswith("_"))
+)
 
 
 def profile_for(path: Path) -> str:
@@ -61,7 +66,7 @@ def profiles_for(path: Path) -> list[str]:
     family, what, *_ = path.stem.split("_")
     source = path.stem.rsplit("_", 1)[-1]
     out = [profile_for(path)]
-    for model in ("openconfig", "ietf"):
+    for model in MODELS:
         if what.startswith(model) and model not in out:
             out.append(model)
     out += [v for v in VENDORS if family not in VENDORS and v in source and v not in out]
