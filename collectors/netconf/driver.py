@@ -168,6 +168,11 @@ class NetconfDriver(Driver):
             connect_timeout_s=opts.connect_timeout_s,
             rpc_timeout_s=opts.rpc_timeout_s,
             max_reply_octets=opts.max_reply_octets,
+            private_key_passphrase=_reveal(
+                device, "private_key_passphrase", opts.private_key_passphrase
+            ),
+            keepalive_interval_s=opts.keepalive_interval_s,
+            keepalive_count_max=opts.keepalive_count_max,
         )
 
     async def session(self, device: Device, opts: NetconfOptions) -> NetconfSession:

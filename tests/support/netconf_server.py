@@ -329,3 +329,57 @@ class NetconfServer:
         if b"get-interface-information" in body:
             return _recording("junos_get-interface-information-terse_jsnapy-mx.xml")
         return b"<echo>" + body + b"</echo>"
+
+
+class Blackhole:
+    """A loopback TCP relay to ``port`` that can go silent: after :meth:`freeze`
+    it reads and drops everything in both directions (a peer that died without
+    closing its connection, or a firewall that started dropping packets).
+    ``await start()``/``await stop()``; ``port`` is where clients connect."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.frozen = False
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        self.frozen = True
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, up_w]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    if not self.frozen:
+                        dst.write(data)
+
+        for coro in (pump(reader, up_w), pump(up_r, writer)):
+            task = asyncio.ensure_future(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        for w in self._writers:
+            w.close()
+        await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Blackhole:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
