@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -435,3 +436,51 @@ async def test_keepalive_marks_a_silent_device_dead_between_cycles(server: Netco
         out = await d.poll(dev, "interfaces", 0, "c")
         assert out.status == "failed" and "not responding to keepalive" in (out.error or "")
         await d.stop()
+
+
+async def test_retain_closes_the_sessions_of_devices_no_longer_configured(
+    server: NetconfServer,
+) -> None:
+    d = driver(backoff_base_s=30)
+    r1, r2 = device(server, "r1"), device(server, "r2")
+    for dev in (r1, r2):
+        assert (await d.poll(dev, "interfaces", 0, "c")).status == "ok"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    gone = device(server, "gone", port=closed_port)
+    assert (await d.poll(gone, "interfaces", 0, "c")).status == "failed"  # backing off now
+    assert "gone" in d._backoff
+    gone = device(server, "gone")
+    s1, s2 = d.sessions["r1"], d.sessions["r2"]
+    await d.retain({"r1"})
+    assert set(d.sessions) == {"r1"} and s1.alive
+    assert not s2.alive and s2.failure == "session closed"
+    for table in (d._locks, d._backoff, d._opened_with):
+        assert set(table) <= {"r1"}
+    # a device configured again starts afresh: no stale backoff
+    assert (await d.poll(gone, "interfaces", 0, "c")).status == "ok"
+    await d.retain(set())
+    assert d.sessions == {} and not s1.alive
+    await d.stop()
+
+
+async def test_retain_waits_for_a_session_being_opened(tmp_path: Path) -> None:
+    async with NetconfServer(tmp_path, hello_delay_s=0.3) as srv:
+        d = driver()
+        dev = device(srv, "slow", password=None, private_key=f"file:{srv.client_key_path}")
+        poll = asyncio.create_task(d.poll(dev, "interfaces", 0, "c"))
+        await asyncio.sleep(0.1)  # handshaking
+        await d.retain(set())
+        await poll
+        assert d.sessions == {} and d._locks == {}
+        await d.stop()
+
+
+async def test_the_base_driver_retain_is_a_no_op() -> None:
+    from collectors.driver import Driver
+
+    class Plain(Driver):
+        name = "plain"
+
+    await Plain().retain({"x"})
