@@ -156,6 +156,30 @@ def _counters(i: Interface, t: float) -> dict[str, int]:
     }
 
 
+# ietf-interfaces statistics and openconfig-interfaces state/counters name
+# these leaves alike (openconfig took them from RFC 7223): leaf -> _counters key
+_MODEL_COUNTERS = (
+    ("in-octets", "in_octets"),
+    ("in-unicast-pkts", "in_ucast"),
+    ("in-broadcast-pkts", "in_bcast"),
+    ("in-multicast-pkts", "in_mcast"),
+    ("in-discards", "in_discards"),
+    ("in-errors", "in_errors"),
+    ("in-unknown-protos", "in_unknown"),
+    ("out-octets", "out_octets"),
+    ("out-unicast-pkts", "out_ucast"),
+    ("out-broadcast-pkts", "out_bcast"),
+    ("out-multicast-pkts", "out_mcast"),
+    ("out-discards", "out_discards"),
+    ("out-errors", "out_errors"),
+)
+
+
+def _model_counters(c: dict[str, int]) -> str:
+    """The counter leaves ietf-interfaces and openconfig-interfaces share."""
+    return "".join(f"<{leaf}>{c[key]}</{leaf}>" for leaf, key in _MODEL_COUNTERS)
+
+
 def junos_interfaces(device: SimulatedDevice, t: float) -> str:
     """``<interface-information>`` (``get-interface-information extensive``) at ``t``."""
     rows = []
@@ -211,21 +235,7 @@ def ietf_interfaces(device: SimulatedDevice, t: float) -> str:
             f"<if-index>{i.if_index}</if-index>"
             + (f"<phys-address>{_mac(i.mac)}</phys-address>" if i.mac else "")
             + f"<speed>{i.spec.speed_bps}</speed>"
-            "<statistics>"
-            f"<in-octets>{c['in_octets']}</in-octets>"
-            f"<in-unicast-pkts>{c['in_ucast']}</in-unicast-pkts>"
-            f"<in-broadcast-pkts>{c['in_bcast']}</in-broadcast-pkts>"
-            f"<in-multicast-pkts>{c['in_mcast']}</in-multicast-pkts>"
-            f"<in-discards>{c['in_discards']}</in-discards>"
-            f"<in-errors>{c['in_errors']}</in-errors>"
-            f"<in-unknown-protos>{c['in_unknown']}</in-unknown-protos>"
-            f"<out-octets>{c['out_octets']}</out-octets>"
-            f"<out-unicast-pkts>{c['out_ucast']}</out-unicast-pkts>"
-            f"<out-broadcast-pkts>{c['out_bcast']}</out-broadcast-pkts>"
-            f"<out-multicast-pkts>{c['out_mcast']}</out-multicast-pkts>"
-            f"<out-discards>{c['out_discards']}</out-discards>"
-            f"<out-errors>{c['out_errors']}</out-errors>"
-            "</statistics></interface>"
+            f"<statistics>{_model_counters(c)}</statistics></interface>"
         )
     return f'<interfaces xmlns="{IETF_IF_NS}">' + "".join(rows) + "</interfaces>"
 
@@ -267,21 +277,7 @@ def openconfig_interfaces(device: SimulatedDevice, t: float) -> str:
             f"<mtu>{i.spec.mtu}</mtu><ifindex>{i.if_index}</ifindex>"
             f"<admin-status>{_status(i.admin_up).upper()}</admin-status>"
             f"<oper-status>{_status(i.oper_up).upper()}</oper-status>"
-            "<counters>"
-            f"<in-octets>{c['in_octets']}</in-octets>"
-            f"<in-unicast-pkts>{c['in_ucast']}</in-unicast-pkts>"
-            f"<in-broadcast-pkts>{c['in_bcast']}</in-broadcast-pkts>"
-            f"<in-multicast-pkts>{c['in_mcast']}</in-multicast-pkts>"
-            f"<in-discards>{c['in_discards']}</in-discards>"
-            f"<in-errors>{c['in_errors']}</in-errors>"
-            f"<in-unknown-protos>{c['in_unknown']}</in-unknown-protos>"
-            f"<out-octets>{c['out_octets']}</out-octets>"
-            f"<out-unicast-pkts>{c['out_ucast']}</out-unicast-pkts>"
-            f"<out-broadcast-pkts>{c['out_bcast']}</out-broadcast-pkts>"
-            f"<out-multicast-pkts>{c['out_mcast']}</out-multicast-pkts>"
-            f"<out-discards>{c['out_discards']}</out-discards>"
-            f"<out-errors>{c['out_errors']}</out-errors>"
-            "</counters></state>" + eth + "</interface>"
+            f"<counters>{_model_counters(c)}</counters></state>" + eth + "</interface>"
         )
     return f'<interfaces xmlns="{OC_IF_NS}">' + "".join(rows) + "</interfaces>"
 
