@@ -12,6 +12,9 @@ import asyncio
 import datetime
 import logging
 import os
+import ssl
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -24,10 +27,12 @@ from pydantic import ValidationError
 
 from bus.api import BusError
 from bus.configfile import SettingsError, load_bus_settings
-from bus.kafka import KafkaConsumer, KafkaProducer
+from bus.kafka import KafkaConsumer, KafkaProducer, _client_kwargs
 from bus.settings import BusSettings, KafkaSecurity, KafkaSettings
+from collectors.config import load_networks
 
 SASL_ENV = "NETFEED_KAFKA_SASL_BOOTSTRAP"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- settings, checked when loaded (no broker) --------------------------------
@@ -103,6 +108,32 @@ async def test_unreadable_cafile_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(BusError, match=r"cannot load TLS files \(kafka.security.ssl_cafile="):
         await KafkaProducer(settings).start()
+
+
+def test_ssl_check_hostname_false_reaches_the_tls_context() -> None:
+    k = KafkaSettings(security=KafkaSecurity(protocol="SSL", ssl_check_hostname=False))
+    ctx = _client_kwargs(k, "t")["ssl_context"]
+    assert ctx.check_hostname is False and ctx.verify_mode == ssl.CERT_REQUIRED
+    assert _client_kwargs(KafkaSettings(), "t").get("ssl_context") is None
+
+
+def test_secure_example_config_validates() -> None:
+    """configs/examples/secure: SASL_SSL to Kafka, SNMPv3 authPriv devices."""
+    example = ROOT / "configs" / "examples" / "secure"
+    r = subprocess.run(
+        [sys.executable, "-m", "netfeed.cli", "validate", str(example)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "core-v3 (2)" in r.stdout
+    sec = load_bus_settings(example).kafka.security
+    assert (sec.protocol, sec.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    nets = load_networks(example)
+    levels = {d.options["snmp"].security_level for n in nets for d in n.devices}
+    assert levels == {"authPriv"}
 
 
 # --- against the broker's SASL_SSL listener ------------------------------------
