@@ -13,6 +13,8 @@
 #   NETFEED_KAFKA_SASL_USERNAME=netfeed
 #   NETFEED_KAFKA_SASL_PASSWORD_FILE=<run>/security/password   (never the password)
 #   NETFEED_KAFKA_SSL_CAFILE=<run>/security/ca.pem
+# or, when an already running broker was started without that listener,
+#   NETFEED_KAFKA_SASL_MISSING=<why>   (the SASL tests skip with it as the reason)
 # Security: besides PLAINTEXT (and the PLAINTEXT controller listener) the broker
 # has a SASL_SSL listener on loopback: TLS with a certificate for 127.0.0.1 and
 # localhost signed by a CA made here (openssl, once, in <run>/security), and a
@@ -394,8 +396,10 @@ start() {
             || ! port_open "$sasl_port"; then
             # A broker started before SASL_SSL existed (or with NETFEED_KAFKA_SASL=0)
             # is left alone; the SASL tests skip for want of the variables below.
-            log "the running broker has no SASL_SSL listener on $sasl_bootstrap;" \
-                "stop and start it to add one"
+            local why="the running broker (pid $pid) has no SASL_SSL listener on"
+            why+=" $sasl_bootstrap: it was started without one; stop and start it to add one"
+            log "$why"
+            echo "NETFEED_KAFKA_SASL_MISSING=$why"
         else
             # Logging in already works on a restart of a broker set up before.
             if ! sasl_login >/dev/null; then
