@@ -325,9 +325,9 @@ async def test_plaintext_client_on_the_tls_listener_does_not_hang(listener: List
 
 def _tail_cli(config: Path, topic: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NETFEED_KAFKA_")}
+    args = ["-vv", "tail", topic, "--from-beginning", "--max", "1", "--duration", "40"]
     return subprocess.run(
-        [sys.executable, "-m", "netfeed.cli", "-vv", "tail", topic, "--from-beginning"]
-        + ["--max", "1", "--duration", "40", "--config", str(config)],
+        [sys.executable, "-m", "netfeed.cli", *args, "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=90,
