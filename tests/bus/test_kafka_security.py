@@ -2,8 +2,9 @@
 
 The broker tests use the SASL_SSL listener ``scripts/kafka.sh start`` opens
 (scripts/test exports where it is and how to log in: NETFEED_KAFKA_SASL_* and
-NETFEED_KAFKA_SSL_CAFILE); they skip, saying so, where those are absent.  The
-password reaches netfeed only as a ``file:`` or ``env:`` reference.
+NETFEED_KAFKA_SSL_CAFILE); they skip, saying so, where those are absent.  By
+hand: ``set -a; eval "$(scripts/kafka.sh start)"; set +a`` exports them all.
+The password reaches netfeed only as a ``file:`` or ``env:`` reference.
 """
 
 from __future__ import annotations
