@@ -258,6 +258,7 @@ add_scram_user() {
     # One mechanism per request: the broker refuses two alterations of one
     # user in the same request (DuplicateResourceException).
     local pw out mech
+    make_password
     pw="$(cat "$security/password")"
     for mech in SCRAM-SHA-512 SCRAM-SHA-256; do
         if ! out="$("$java" -cp "$libs/*" -Dlog4j2.configurationFile="$run/log4j2.properties" \
