@@ -10,10 +10,41 @@ session is opened.  Host keys are checked against ``known_hosts`` (default
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bus.secrets import SecretRef
+
+# The session layer of a device: asyncssh (the collector's own, one event loop)
+# or ncclient (its device handlers, for devices whose quirks need them; two
+# threads per session: see collectors/netconf/ncclient_session.py).
+Client = Literal["asyncssh", "ncclient"]
+# ncclient's device handlers (``device_params={"name": ...}``), ncclient 0.7.
+NCCLIENT_DEVICES = (
+    "default",
+    "alu",
+    "ciena",
+    "csr",
+    "ericsson",
+    "h3c",
+    "hpcomware",
+    "huawei",
+    "huaweiyang",
+    "iosxe",
+    "iosxr",
+    "junos",
+    "nexus",
+    "sros",
+)
+
+
+def _ncclient_device(value: str | None) -> str | None:
+    if value is not None and value not in NCCLIENT_DEVICES:
+        raise ValueError(
+            f"unknown ncclient device handler {value!r}; known: {', '.join(NCCLIENT_DEVICES)}"
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -34,6 +65,10 @@ class NetconfOptions(_Strict):
     rpc_timeout_s: float = Field(30.0, gt=0, le=600)
     device_deadline_s: float = Field(60.0, gt=0, le=1800)
     max_reply_octets: int = Field(64 * 1024 * 1024, ge=1024, le=1 << 31)
+    client: Client = "asyncssh"
+    ncclient_device: str = "default"
+
+    _device = field_validator("ncclient_device")(_ncclient_device)
 
     @model_validator(mode="after")
     def _credentials(self) -> NetconfOptions:
@@ -57,6 +92,10 @@ class NetconfOverrides(_Strict):
     rpc_timeout_s: float | None = Field(None, gt=0, le=600)
     device_deadline_s: float | None = Field(None, gt=0, le=1800)
     max_reply_octets: int | None = Field(None, ge=1024, le=1 << 31)
+    client: Client | None = None
+    ncclient_device: str | None = None
+
+    _device = field_validator("ncclient_device")(_ncclient_device)
 
 
 class NetconfDriverSettings(_Strict):
