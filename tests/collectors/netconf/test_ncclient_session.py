@@ -195,8 +195,10 @@ async def test_a_silent_server_times_out_the_connect(tmp_path: Path) -> None:
 async def test_a_server_hanging_mid_reply_is_abandoned_within_the_rpc_timeout(
     server: NetconfServer,
 ) -> None:
+    before = ncclient_threads()
     s = NcclientSession(params(server, rpc_timeout_s=0.5))
     await s.start()
+    assert ncclient_threads() == before + 2  # ncclient's transport thread and paramiko's
     server.fault = "hang"
     t0 = time.monotonic()
     with pytest.raises(NetconfTimeout, match=r"no complete reply within 0\.5s; session abandoned"):
@@ -205,6 +207,7 @@ async def test_a_server_hanging_mid_reply_is_abandoned_within_the_rpc_timeout(
     assert not s.alive
     with pytest.raises(NetconfSessionError, match="abandoned"):
         await s.rpc("<y/>")  # a dead session is not reused
+    assert ncclient_threads() == before  # closed by us: the server still holds it open
     await s.close()
 
 
