@@ -415,8 +415,14 @@ def _write_key(folder: Path, p: SessionParams) -> str:
 
 
 def _close_quietly(m: Any) -> None:
+    """Close ncclient's session (it joins its transport thread) and wait briefly
+    for paramiko's thread, which ``Transport.close`` does not join."""
     with contextlib.suppress(Exception):
         m._session.close()
+    with contextlib.suppress(Exception):
+        transport = m._session.transport
+        if transport is not None and transport is not threading.current_thread():
+            transport.join(1.0)
 
 
 def _listener(sess: NcclientSession, loop: asyncio.AbstractEventLoop) -> Any:
