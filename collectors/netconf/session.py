@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -205,6 +206,22 @@ def _known_hosts(p: SessionParams) -> str | None:
     return str(path)
 
 
+_KNOWN_HOSTS: dict[str, tuple[tuple[int, int], asyncssh.SSHKnownHosts]] = {}
+
+
+def known_hosts_for(path: str) -> asyncssh.SSHKnownHosts:
+    """The parsed ``known_hosts`` file, read again only when it changed (size or
+    mtime): asyncssh would parse the whole file for every connection, so opening
+    N sessions against a file of N keys would cost N*N key imports."""
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    got = _KNOWN_HOSTS.get(path)
+    if got is None or got[0] != stamp:
+        got = (stamp, asyncssh.read_known_hosts(path))
+        _KNOWN_HOSTS[path] = got
+    return got[1]
+
+
 class NetconfSession:
     """A NETCONF client session; ``start``/``close`` or ``async with``."""
 
@@ -277,7 +294,7 @@ class NetconfSession:
                 username=p.username,
                 password=p.password,
                 client_keys=keys,
-                known_hosts=known,  # type: ignore[arg-type]
+                known_hosts=known_hosts_for(known) if known is not None else None,
                 agent_path=None,
                 config=None,
                 preferred_auth=("publickey", "password", "keyboard-interactive")

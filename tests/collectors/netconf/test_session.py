@@ -22,6 +22,7 @@ from collectors.netconf.session import (
     NetconfTimeout,
     SessionParams,
     frame,
+    known_hosts_for,
 )
 from tests.support.netconf_server import RECORDINGS, NetconfServer
 
@@ -209,3 +210,15 @@ def test_framer_reads_the_recorded_netopeer2_transcript() -> None:
     msgs = Framer(1 << 20, chunked=True).feed(text[start:end])
     assert len(msgs) == 2 and len(msgs[0]) > 70_000 and b"<ok/>" in msgs[1]  # get, close
     assert msgs[0].lstrip().startswith(b"<") and msgs[0].rstrip().endswith(b"rpc-reply>")
+
+
+async def test_known_hosts_are_parsed_once_until_the_file_changes(server: NetconfServer) -> None:
+    path = str(server.known_hosts_path)
+    first = known_hosts_for(path)
+    assert known_hosts_for(path) is first  # not parsed again for every connection
+    async with NetconfSession(params(server)) as s:
+        assert s.alive
+    server.known_hosts_path.write_text(server.wrong_known_hosts_path.read_text() + "\n")
+    assert known_hosts_for(path) is not first  # a changed file is read again
+    with pytest.raises(NetconfHostKeyError):
+        await NetconfSession(params(server)).start()
