@@ -38,8 +38,11 @@ the asyncssh layer; ``host_key_check: false`` is ncclient's
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
+import hashlib
+import hmac
 import os
 import shutil
 import tempfile
@@ -92,6 +95,35 @@ def rpc_element(body: str) -> etree._Element:
     if len(children) != 1:
         raise NetconfSessionError(f"an RPC body must be one element, not {len(children)}")
     return children[0]
+
+
+def _host_matches(pattern: str, names: tuple[str, ...]) -> bool:
+    if pattern.startswith("|1|"):  # hashed: |1|base64(salt)|base64(hmac-sha1(salt, name))
+        try:
+            _, _, salt, digest = pattern.split("|")
+            key, want = base64.b64decode(salt), base64.b64decode(digest)
+        except ValueError:
+            return False
+        return any(
+            hmac.compare_digest(hmac.new(key, n.encode(), hashlib.sha1).digest(), want)
+            for n in names
+        )
+    return any(p in names for p in pattern.split(","))
+
+
+def host_lines(path: str, host: str, port: int) -> str:
+    """The lines of a ``known_hosts`` file that name ``host`` (port 22) or
+    ``[host]:port``, plainly or hashed (OpenSSH's forms; markers and wildcard
+    patterns, which paramiko does not read either, are left out)."""
+    names = (host, f"[{host}]:{port}") if port != 22 else (host,)
+    out = []
+    for line in Path(path).read_text(errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[0].startswith(("#", "@")):
+            continue
+        if _host_matches(fields[0], names):
+            out.append(line + "\n")
+    return "".join(out)
 
 
 def _describe(exc: BaseException) -> str:
@@ -248,8 +280,9 @@ class NcclientSession:
                 "manager_params": {"timeout": p.rpc_timeout_s},
             }
             if known is not None:
-                # only this file is trusted (ncclient would read ~/.ssh/known_hosts)
-                (folder / "known_hosts").symlink_to(Path(known).resolve())
+                # only this file is trusted (ncclient would read ~/.ssh/known_hosts),
+                # and only its lines for this host: paramiko's loading is quadratic
+                (folder / "known_hosts").write_text(host_lines(known, p.host, p.port))
                 config = folder / "ssh_config"
                 config.write_text(f"Host *\n    UserKnownHostsFile {folder / 'known_hosts'}\n")
                 kw["ssh_config"] = str(config)

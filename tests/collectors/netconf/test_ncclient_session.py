@@ -6,6 +6,9 @@ unknown host key, closed port, a server silent or hanging mid-reply or hanging u
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 import socket
 import threading
@@ -20,7 +23,7 @@ from pydantic import ValidationError
 from bus.records import Record
 from collectors.config import Device
 from collectors.netconf.driver import NetconfDriver
-from collectors.netconf.ncclient_session import NcclientSession, rpc_element
+from collectors.netconf.ncclient_session import NcclientSession, host_lines, rpc_element
 from collectors.netconf.options import NetconfDriverSettings, NetconfOptions, NetconfOverrides
 from collectors.netconf.session import (
     NetconfAuthError,
@@ -361,3 +364,26 @@ async def test_simulated_devices_give_the_same_records_through_either_client(
     for r in a.records:
         r.device = "n"
     assert comparable(n.records) == comparable(a.records)
+
+
+def test_known_hosts_lines_for_one_host(tmp_path: Path) -> None:
+    """ncclient is given only the host's lines (paramiko loads known_hosts quadratically)."""
+    salt = b"0123456789abcdefghij"
+    digest = hmac.new(salt, b"[10.0.0.9]:830", hashlib.sha1).digest()
+    hashed = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+    path = tmp_path / "known_hosts"
+    path.write_text(
+        "# a comment\n"
+        "[10.0.0.1]:830 ssh-ed25519 AAAA1\n"
+        "[10.0.0.2]:830,other ssh-ed25519 AAAA2\n"
+        "10.0.0.2 ssh-ed25519 AAAA3\n"
+        f"{hashed} ssh-ed25519 AAAA4\n"
+        "@cert-authority * ssh-ed25519 AAAA5\n"
+        "[10.0.0.2]:831 ssh-ed25519 AAAA6\n"
+    )
+    assert host_lines(str(path), "10.0.0.2", 830) == (
+        "[10.0.0.2]:830,other ssh-ed25519 AAAA2\n10.0.0.2 ssh-ed25519 AAAA3\n"
+    )
+    assert host_lines(str(path), "10.0.0.9", 830) == f"{hashed} ssh-ed25519 AAAA4\n"
+    assert host_lines(str(path), "10.0.0.2", 22) == "10.0.0.2 ssh-ed25519 AAAA3\n"
+    assert host_lines(str(path), "10.0.0.3", 830) == ""
