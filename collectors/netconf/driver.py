@@ -35,6 +35,7 @@ from collectors import __version__
 from collectors.config import Device
 from collectors.driver import Driver, PollOutcome
 from collectors.netconf.extract import build_records, check, load_netconf_profiles
+from collectors.netconf.ncclient_session import NcclientSession
 from collectors.netconf.options import NetconfDriverSettings, NetconfOptions, NetconfOverrides
 from collectors.netconf.session import (
     NetconfSession,
@@ -49,6 +50,7 @@ from collectors.profiles import Profile, ProfileSet
 from collectors.profiles.schema import RequestSpec
 
 _BASE_CAP = "urn:ietf:params:netconf:"
+Session = NetconfSession | NcclientSession
 
 
 def request_body(req: RequestSpec) -> str:
@@ -125,7 +127,7 @@ class NetconfDriver(Driver):
         self.profiles = (
             profiles if profiles is not None else load_netconf_profiles(self.profile_dirs)
         )
-        self.sessions: dict[str, NetconfSession] = {}
+        self.sessions: dict[str, Session] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._backoff: dict[str, _Backoff] = {}
         self._opened_with: dict[str, tuple[str, NetconfOptions]] = {}
@@ -198,8 +200,10 @@ class NetconfDriver(Driver):
             keepalive_count_max=opts.keepalive_count_max,
         )
 
-    async def session(self, device: Device, opts: NetconfOptions) -> NetconfSession:
-        """The device's open session, opened (or re-opened) when needed;
+    async def session(self, device: Device, opts: NetconfOptions) -> Session:
+        """The device's open session, opened (or re-opened) when needed, by the
+        device's ``client`` (asyncssh: :class:`NetconfSession`; ncclient:
+        :class:`NcclientSession` with its ``ncclient_device`` handler);
         raises :class:`NetconfSessionError` (at once while backing off)."""
         lock = self._locks.setdefault(device.id, asyncio.Lock())
         async with lock:
@@ -229,7 +233,11 @@ class NetconfDriver(Driver):
                     self.max_handshakes_seen, self.handshakes_in_progress
                 )
                 try:
-                    sess = NetconfSession(params)
+                    sess = (
+                        NcclientSession(params, opts.ncclient_device)
+                        if opts.client == "ncclient"
+                        else NetconfSession(params)
+                    )
                     self.handshakes += 1
                     await sess.start()
                 except NetconfSessionError as exc:

@@ -15,10 +15,41 @@ unless ``host_key_check: false``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bus.secrets import SecretRef
+
+# The session layer of a device: asyncssh (the collector's own, one event loop)
+# or ncclient (its device handlers, for devices whose quirks need them; two
+# threads per session: see collectors/netconf/ncclient_session.py).
+Client = Literal["asyncssh", "ncclient"]
+# ncclient's device handlers (``device_params={"name": ...}``), ncclient 0.7.
+NCCLIENT_DEVICES = (
+    "default",
+    "alu",
+    "ciena",
+    "csr",
+    "ericsson",
+    "h3c",
+    "hpcomware",
+    "huawei",
+    "huaweiyang",
+    "iosxe",
+    "iosxr",
+    "junos",
+    "nexus",
+    "sros",
+)
+
+
+def _ncclient_device(value: str | None) -> str | None:
+    if value is not None and value not in NCCLIENT_DEVICES:
+        raise ValueError(
+            f"unknown ncclient device handler {value!r}; known: {', '.join(NCCLIENT_DEVICES)}"
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -42,6 +73,10 @@ class NetconfOptions(_Strict):
     private_key_passphrase: SecretRef | None = None
     keepalive_interval_s: float = Field(30.0, ge=0, le=3600)
     keepalive_count_max: int = Field(3, ge=1, le=100)
+    client: Client = "asyncssh"
+    ncclient_device: str = "default"
+
+    _device = field_validator("ncclient_device")(_ncclient_device)
 
     @model_validator(mode="after")
     def _credentials(self) -> NetconfOptions:
@@ -70,6 +105,10 @@ class NetconfOverrides(_Strict):
     private_key_passphrase: SecretRef | None = None
     keepalive_interval_s: float | None = Field(None, ge=0, le=3600)
     keepalive_count_max: int | None = Field(None, ge=1, le=100)
+    client: Client | None = None
+    ncclient_device: str | None = None
+
+    _device = field_validator("ncclient_device")(_ncclient_device)
 
 
 class NetconfDriverSettings(_Strict):

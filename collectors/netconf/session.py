@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -211,6 +212,42 @@ def _known_hosts(p: SessionParams) -> str | None:
     return str(path)
 
 
+_KNOWN_HOSTS: dict[str, tuple[tuple[int, int], asyncssh.SSHKnownHosts]] = {}
+
+
+def known_hosts_for(path: str) -> asyncssh.SSHKnownHosts:
+    """The parsed ``known_hosts`` file, read again only when it changed (size or
+    mtime): asyncssh would parse the whole file for every connection, so opening
+    N sessions against a file of N keys would cost N*N key imports."""
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    got = _KNOWN_HOSTS.get(path)
+    if got is None or got[0] != stamp:
+        got = (stamp, asyncssh.read_known_hosts(path))
+        _KNOWN_HOSTS[path] = got
+    return got[1]
+
+
+def client_key(p: SessionParams) -> asyncssh.SSHKey:
+    """``p.private_key`` imported (decrypted with ``private_key_passphrase``);
+    a key that cannot be read or decrypted is a :class:`NetconfAuthError`
+    naming the option, never the secret.  Both session layers use it."""
+    assert p.private_key is not None
+    try:
+        return asyncssh.import_private_key(p.private_key, p.private_key_passphrase)
+    except asyncssh.KeyEncryptionError:
+        raise NetconfAuthError(
+            f"{p.where}: the private key could not be decrypted with "
+            "private_key_passphrase (wrong passphrase?)"
+        ) from None
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        if "Passphrase must be specified" in str(exc):
+            raise NetconfAuthError(
+                f"{p.where}: the private key is encrypted; give private_key_passphrase"
+            ) from None
+        raise NetconfAuthError(f"{p.where}: the private key is not a readable key") from None
+
+
 class NetconfSession:
     """A NETCONF client session; ``start``/``close`` or ``async with``."""
 
@@ -267,23 +304,7 @@ class NetconfSession:
 
     async def _open(self) -> None:
         p = self.params
-        keys: list[asyncssh.SSHKey] = []
-        if p.private_key is not None:
-            try:
-                keys = [asyncssh.import_private_key(p.private_key, p.private_key_passphrase)]
-            except asyncssh.KeyEncryptionError:
-                raise NetconfAuthError(
-                    f"{p.where}: the private key could not be decrypted with "
-                    "private_key_passphrase (wrong passphrase?)"
-                ) from None
-            except (asyncssh.KeyImportError, ValueError) as exc:
-                if "Passphrase must be specified" in str(exc):
-                    raise NetconfAuthError(
-                        f"{p.where}: the private key is encrypted; give private_key_passphrase"
-                    ) from None
-                raise NetconfAuthError(
-                    f"{p.where}: the private key is not a readable key"
-                ) from None
+        keys = [client_key(p)] if p.private_key is not None else []
         known = _known_hosts(p)
         try:
             self._conn = await asyncssh.connect(
@@ -292,7 +313,7 @@ class NetconfSession:
                 username=p.username,
                 password=p.password,
                 client_keys=keys,
-                known_hosts=known,  # type: ignore[arg-type]
+                known_hosts=known_hosts_for(known) if known is not None else None,
                 agent_path=None,
                 config=None,
                 preferred_auth=("publickey", "password", "keyboard-interactive")

@@ -75,3 +75,36 @@ async def test_driver_reads_interfaces_from_netconfd(real: RealServer) -> None:
     assert by_name["eth0"].fields["admin_status"] == "up"
     assert by_name["eth1"].fields["admin_status"] == "down"
     assert by_name["eth0"].fields["if_alias"] == "uplink"
+
+
+async def test_ncclient_layer_reads_the_same_records_from_netconfd(real: RealServer) -> None:
+    """The ncclient session layer against a real server: the same records as asyncssh."""
+    base = {
+        "port": real.port,
+        "username": real.username,
+        "private_key": f"file:{real.client_key_path}",
+        "known_hosts": real.known_hosts_path,
+        "rpc_timeout_s": 10,
+    }
+    devs = [
+        Device(
+            network="lab",
+            id="yuma",
+            host="127.0.0.1",
+            options={"netconf": NetconfOptions.model_validate({**base, "client": client})},
+        )
+        for client in ("asyncssh", "ncclient")
+    ]
+    outs = []
+    for dev in devs:
+        d = NetconfDriver()
+        outs.append(await d.poll(dev, "interfaces", 0, "c1"))
+        assert type(d.sessions["yuma"]).__name__ == (
+            "NcclientSession" if dev.options["netconf"].client == "ncclient" else "NetconfSession"
+        )
+        await d.stop()
+    a, n = outs
+    assert a.status == "ok" and n.status == "ok", (a.error, n.error)
+    assert {r.tags["if_name"] for r in n.records} == {"eth0", "eth1"}
+    for ra, rn in zip(a.records, n.records, strict=True):
+        assert (ra.tags, ra.fields, ra.profile) == (rn.tags, rn.fields, rn.profile)

@@ -23,6 +23,7 @@ from collectors.netconf.session import (
     NetconfTimeout,
     SessionParams,
     frame,
+    known_hosts_for,
 )
 from tests.support.netconf_server import RECORDINGS, Blackhole, NetconfServer
 
@@ -258,3 +259,15 @@ async def test_keepalive_off(server: NetconfServer) -> None:
             hole.freeze()
             await asyncio.sleep(0.5)
             assert s.alive  # nobody asks: nothing is noticed
+
+
+async def test_known_hosts_are_parsed_once_until_the_file_changes(server: NetconfServer) -> None:
+    path = str(server.known_hosts_path)
+    first = known_hosts_for(path)
+    assert known_hosts_for(path) is first  # not parsed again for every connection
+    async with NetconfSession(params(server)) as s:
+        assert s.alive
+    server.known_hosts_path.write_text(server.wrong_known_hosts_path.read_text() + "\n")
+    assert known_hosts_for(path) is not first  # a changed file is read again
+    with pytest.raises(NetconfHostKeyError):
+        await NetconfSession(params(server)).start()
