@@ -15,7 +15,9 @@ class CollectorSettings(BaseModel):
     ``max_in_flight``: devices polled at once by this process, all networks
     and datasets together (each network's ``collection.max_in_flight`` nests
     inside it).  ``drivers``: each protocol driver's own settings, by protocol
-    name, checked by that driver's ``Settings`` model when the config loads."""
+    name, checked by that driver's ``Settings`` model when the config loads.
+    ``stop_grace_s``: on SIGTERM (or ``stop``), how long the running cycles may
+    go on to publish their records and markers before they are cut."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -23,3 +25,4 @@ class CollectorSettings(BaseModel):
     profiles_dir: Path = Path("profiles")
     max_in_flight: int = Field(256, ge=1, le=10_000)
     drivers: dict[str, dict[str, Any]] = {}
+    stop_grace_s: float = Field(10.0, ge=0, le=600)

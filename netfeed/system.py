@@ -181,11 +181,18 @@ def _app_problems(config_dir: Path) -> list[str]:
 
 
 def cycle_line(marker: CycleComplete) -> str:
-    """One line per finished cycle, as an operator reads it."""
+    """One line per finished (or skipped) cycle, as an operator reads it."""
+    if marker.tick_skipped:
+        return (
+            f"{marker.network} {marker.dataset}: tick {marker.scheduled_unix_ms} skipped: "
+            f"{marker.tick_skipped}"
+        )
+    quarantined = f", {marker.quarantined} quarantined" if marker.quarantined else ""
     return (
         f"{marker.network} {marker.dataset}: {marker.devices_ok}/{marker.devices_planned} ok, "
         f"{marker.devices_failed} failed, {marker.devices_timed_out} timed out, "
-        f"{marker.devices_skipped} skipped, {marker.records} records, {marker.duration_ms} ms"
+        f"{marker.devices_skipped} skipped, {marker.records} records{quarantined}, "
+        f"{marker.duration_ms} ms"
     )
 
 
