@@ -142,7 +142,7 @@ class Collector(AsyncService):
         backoff = self.backoff.get(f"{network}.{dataset}")
         if backoff is None:
             backoff = self.backoff[f"{network}.{dataset}"] = Backoff.from_settings(net.collection)
-        task = asyncio.ensure_future(
+        task = asyncio.create_task(
             run_cycle(
                 network=network,
                 dataset=dataset,
@@ -155,7 +155,8 @@ class Collector(AsyncService):
                 collector=self.settings.instance_id,
                 backoff=backoff,
                 deadline_unix_ms=deadline_unix_ms,
-            )
+            ),
+            name=cycle_id(network, dataset, tick),
         )
         self._running.add(task)
         try:
@@ -227,9 +228,8 @@ class Collector(AsyncService):
             return False
         return not self._stopping.is_set()
 
-    async def _job(self, network: str, dataset: str) -> None:
+    async def _job(self, network: str, dataset: str, tick: int) -> None:
         sched = self.networks[network].datasets[dataset]
-        tick = next_tick_ms(sched, _now_ms(), inclusive=True)
         while await self._sleep_until(tick):
             nxt = next_tick_ms(sched, tick)
             try:
@@ -266,10 +266,15 @@ class Collector(AsyncService):
     async def start(self) -> None:
         await self._start_drivers()
         self._stopping.clear()
+        now = _now_ms()
         for net in self.networks.values():
-            for ds in net.datasets:
+            for ds, sched in net.datasets.items():
+                first = next_tick_ms(sched, now, inclusive=True)
+                log.info("%s.%s: scheduled; first tick at %d", net.network, ds, first)
                 self._jobs.append(
-                    asyncio.create_task(self._job(net.network, ds), name=f"{net.network}.{ds}")
+                    asyncio.create_task(
+                        self._job(net.network, ds, first), name=f"{net.network}.{ds}"
+                    )
                 )
 
     async def stop(self, grace_s: float | None = None) -> None:
@@ -280,7 +285,9 @@ class Collector(AsyncService):
         if self._running:
             _done, pending = await asyncio.wait(set(self._running), timeout=grace)
             for t in pending:
-                log.warning("%s: still running after the %gs stop grace: cancelled", t, grace)
+                log.warning(
+                    "%s: still running after the %gs stop grace: cancelled", t.get_name(), grace
+                )
                 t.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
