@@ -27,12 +27,15 @@ from applications.config import load_app_settings
 from applications.registry import RegistryError as AppRegistryError
 from applications.registry import load_registry
 from applications.runner import AppRunner
+from bus.api import Producer
 from bus.configfile import SettingsError, load_bus_settings, load_section, read_sections
 from bus.records import CycleComplete
 from bus.settings import BusSettings
 from collectors.config import ConfigError, NetworkConfig, load_networks
 from collectors.cycle import Sink
 from collectors.driver import Driver
+from collectors.publish import DryRunPublisher, Publisher
+from collectors.quality import BusQuarantine, DryRunQuarantine, QualityGate
 from collectors.registry import DriverRegistry, RegistryError, load_drivers
 from collectors.service import Collector
 from collectors.settings import CollectorSettings
@@ -70,6 +73,17 @@ class System:
             p: self.drivers.get(p)(self.driver_settings[p], self.profile_dirs)
             for p in self.protocols()
         }
+
+    def make_sink(self, producer: Producer | None) -> QualityGate:
+        """What ``collect`` publishes through: the quality gate in front of the
+        publisher on ``producer`` (refused records to the quarantine topic), or
+        with no producer (``--dry-run``) in front of JSON lines on stdout."""
+        if producer is None:
+            return QualityGate(DryRunPublisher(), DryRunQuarantine(), self.collector.quality)
+        prefix = self.bus.topic_prefix
+        return QualityGate(
+            Publisher(producer, prefix), BusQuarantine(producer, prefix), self.collector.quality
+        )
 
     def make_collector(
         self, sink: Sink, on_cycle: Any = None, drivers: dict[str, Driver] | None = None
