@@ -126,6 +126,14 @@ class Driver(AsyncService):
         each naming its file and key; nothing is opened or contacted."""
         return []
 
+    @classmethod
+    def worst_case_s(cls, device: Device) -> float | None:
+        """The longest one poll of ``device`` takes when it stops answering (its
+        timeouts and retries, within its deadline), from the device's options;
+        None when the driver cannot tell.  ``netfeed validate`` warns when that,
+        after the device's start in the spread, does not fit the interval."""
+        return None
+
     async def poll(
         self, device: Device, dataset: str, scheduled_unix_ms: int, cycle_id: str
     ) -> PollOutcome:

@@ -50,6 +50,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {cfg}", file=sys.stderr)
         return 1
+    for w in system.schedule_warnings():
+        print(f"warning: {w}", file=sys.stderr)
     nets = system.networks
     total = sum(len(n.devices) for n in nets)
     print(

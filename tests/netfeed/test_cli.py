@@ -58,6 +58,29 @@ def test_validate_shipped_configs() -> None:
     r = netfeed("validate", "configs", env={"NETFEED_SNMP_COMMUNITY": "x"})
     assert r.returncode == 0, r.stderr
     assert "2 network(s), 8 device(s)" in r.stdout
+    assert "warning" not in r.stderr
+
+
+@pytest.mark.parametrize("interval_s", [5, 30])
+def test_validate_warns_when_a_silent_device_cannot_fit_the_interval(
+    tmp_path: Path, interval_s: int
+) -> None:
+    # the schedule: 5 s interval, timeout 2 s x 2 tries, spread 0.5, 24 devices
+    path = write_network(
+        tmp_path,
+        "tight",
+        [{"id": f"r{i}", "port": 161, "community": "public"} for i in range(24)],
+        timeout_s=2.0,
+        retries=1,
+    )
+    path.write_text(path.read_text() + f"datasets: {{interfaces: {{interval_s: {interval_s}}}}}\n")
+    r = netfeed("validate", str(tmp_path))
+    assert r.returncode == 0, r.stderr  # a warning, not a problem
+    if interval_s == 30:
+        assert "warning" not in r.stderr
+        return
+    assert f"warning: {path}: datasets.interfaces: " in r.stderr
+    assert "a silent device needs up to 4 s" in r.stderr and "5 s interval" in r.stderr
 
 
 def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
