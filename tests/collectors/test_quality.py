@@ -176,3 +176,38 @@ async def test_the_gate_in_a_cycle_counts_per_device_and_in_the_marker() -> None
     assert [(x.device, x.rule) for x in q.messages] == [("d1", "negative")]
     assert "in_octets is -5" in q.messages[0].reason
     assert g.quarantined == {"n/d1": 1}
+
+
+async def test_dry_run_prints_quarantined_records_as_their_own_kind(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from collectors.publish import DryRunPublisher
+    from collectors.quality import DryRunQuarantine
+
+    g = QualityGate(DryRunPublisher(), DryRunQuarantine(), clock=lambda: NOW_MS / 1000)
+    await g.publish([rec(in_octets=5), rec(60, in_octets=-5)])
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith('{"kind":"quarantined"') and '"rule":"negative"' in out[0]
+    assert out[1].startswith('{"kind":"record"')
+
+
+async def test_bus_quarantine_goes_to_the_networks_quarantine_topic() -> None:
+    from collectors.quality import BusQuarantine
+
+    class Producer:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, bytes | None]] = []
+            self.topics: list[str] = []
+
+        async def ensure_topic(self, topic: str) -> int:
+            self.topics.append(topic)
+            return 1
+
+        async def send(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+            self.sent.append((topic, key))
+
+    p = Producer()
+    g = QualityGate(ListSink(), BusQuarantine(p, "pfx"), clock=lambda: NOW_MS / 1000)  # type: ignore[arg-type]
+    await g.publish([rec(in_octets=-1), rec(60, in_octets=-2)])
+    assert p.sent == [("pfx.n.quarantine", b"d1")] * 2 and p.topics == ["pfx.n.quarantine"]
