@@ -93,24 +93,24 @@ class PartlySilent(FakeClient):
 
 
 async def test_silent_devices_do_not_cost_the_healthy_ones_a_tick() -> None:
-    # 10% of the devices silent; their timeout x tries (4 s) is longer than the 1 s interval
+    # 10% of the devices silent; their timeout x tries (4 s) is longer than the 2 s interval
     devs = devices(20, timeout_s=2.0, retries=1)
     silent = {"d3", "d11"}
     client = PartlySilent({d.id: device_data(1) for d in devs}, silent)
     sink = ListSink()
-    net = net_of(devs, 1, spread=0.5, backoff_after_failures=0)
+    net = net_of(devs, 2, spread=0.25, backoff_after_failures=0)
     async with Collector(
         [net], CollectorSettings(instance_id="t"), sink, {"snmp": snmp_driver(client)}
     ):
-        await asyncio.sleep(5.2)
-    assert len(sink.markers) >= 4
+        await asyncio.sleep(8.5)
+    assert len(sink.markers) >= 3
     ticks = [m.scheduled_unix_ms for m in sink.markers]
-    assert ticks == list(range(ticks[0], ticks[-1] + 1, 1000))  # every tick ran
+    assert ticks == list(range(ticks[0], ticks[-1] + 1, 2000))  # every tick ran
     for m in sink.markers:
         assert not m.tick_skipped
         assert (m.devices_ok, m.devices_timed_out) == (18, 2)
         assert set(m.failures) == silent
-        assert m.finished_unix_ms <= m.scheduled_unix_ms + 1000  # over by the next tick
+        assert m.finished_unix_ms <= m.scheduled_unix_ms + 2000  # over by the next tick
     per_tick = {t: {r.device for r in sink.records if r.scheduled_unix_ms == t} for t in ticks}
     assert all(len(healthy) == 18 for healthy in per_tick.values())
 
