@@ -171,10 +171,16 @@ class QualityGate:
             self.quarantined[who] = self.quarantined.get(who, 0) + 1
             self._per_cycle[rec.cycle_id] = self._per_cycle.get(rec.cycle_id, 0) + 1
             log.warning("%s %s quarantined: %s: %s", who, rec.dataset, verdict.rule, verdict.reason)
-        if bad:
-            await self.quarantine.quarantine(bad)
-        if good:
-            await self.sink.publish(good)
+        try:
+            if bad:
+                await self.quarantine.quarantine(bad)
+            if good:
+                await self.sink.publish(good)
+        except BaseException:
+            # the cycle counts none of this batch (the device failed): neither do we
+            for q in bad:
+                self._per_cycle[q.cycle_id] -= 1
+            raise
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         n = self._per_cycle.pop(marker.cycle_id, 0)

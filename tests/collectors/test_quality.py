@@ -211,3 +211,24 @@ async def test_bus_quarantine_goes_to_the_networks_quarantine_topic() -> None:
     g = QualityGate(ListSink(), BusQuarantine(p, "pfx"), clock=lambda: NOW_MS / 1000)  # type: ignore[arg-type]
     await g.publish([rec(in_octets=-1), rec(60, in_octets=-2)])
     assert p.sent == [("pfx.n.quarantine", b"d1")] * 2 and p.topics == ["pfx.n.quarantine"]
+
+
+async def test_a_failed_publish_leaves_the_marker_counts_whole() -> None:
+    from tests.collectors.test_cycle import SlowSink
+
+    devs = devices(2)
+    data = {d.id: device_data(2) for d in devs}
+    for d in data.values():
+        d["1.3.6.1.2.1.31.1.1.1.6.2"] = -5  # each device: one record refused, one good
+    sink, q = SlowSink(fail_for="d1"), QuarantineList()
+    m = await run_cycle(
+        network="n",
+        dataset="interfaces",
+        devices=devs,
+        driver=snmp_driver(FakeClient(data)),
+        sink=QualityGate(sink, q),
+        limits=[asyncio.Semaphore(5)],
+        scheduled_unix_ms=0,
+    )
+    assert (m.devices_ok, m.devices_failed) == (1, 1)
+    assert (m.records, m.quarantined) == (1, 1)  # d0's: d1's batch is not on the bus
