@@ -183,3 +183,23 @@ async def test_stop_cuts_a_cycle_still_running_after_the_grace() -> None:
     t0 = time.monotonic()
     await coll.stop()
     assert time.monotonic() - t0 < 1.5 and cycle.cancelled() and not sink.markers
+
+
+def test_drivers_tell_the_worst_case_of_a_silent_device() -> None:
+    from collectors.driver import Driver
+    from collectors.netconf.driver import NetconfDriver
+    from collectors.netconf.options import NetconfOptions
+    from collectors.snmp.driver import SnmpDriver
+
+    (snmp,) = devices(1, timeout_s=2.0, retries=1)
+    assert SnmpDriver.worst_case_s(snmp) == 4.0  # 2 s x 2 tries
+    (capped,) = devices(1, timeout_s=10.0, retries=5, device_deadline_s=30)
+    assert SnmpDriver.worst_case_s(capped) == 30.0  # never past the device's deadline
+    nc = Device(
+        network="n",
+        id="x",
+        host="h",
+        options={"netconf": NetconfOptions(username="u", password="env:X", rpc_timeout_s=20)},  # type: ignore[arg-type]
+    )
+    assert NetconfDriver.worst_case_s(nc) == 30.0  # connect 10 s + RPC 20 s
+    assert SnmpDriver.worst_case_s(nc) is None and Driver.worst_case_s(snmp) is None
