@@ -23,7 +23,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from bus.records import CycleComplete, Record
+from bus.records import CycleComplete, Quarantined, Record
 
 
 class AppSettings(BaseModel):
@@ -47,7 +47,7 @@ class Subscription:
 class Item:
     """One decoded message with where it came from."""
 
-    message: Record | CycleComplete
+    message: Record | CycleComplete | Quarantined
     topic: str
     partition: int
     offset: int
@@ -64,6 +64,11 @@ class Batch:
     @property
     def markers(self) -> list[CycleComplete]:
         return [i.message for i in self.items if isinstance(i.message, CycleComplete)]
+
+    @property
+    def quarantined(self) -> list[Quarantined]:
+        """Refused records (only if the application subscribes to ``quarantine``)."""
+        return [i.message for i in self.items if isinstance(i.message, Quarantined)]
 
     def frame(self, dataset: str | None = None) -> pd.DataFrame:
         """Records as a DataFrame: envelope columns, then tags, then fields."""

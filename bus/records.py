@@ -52,7 +52,20 @@ four; skipped: not polled this cycle because the device is backing off after
 repeated failures; 0 from collectors that predate it), ``records``,
 ``failures`` (device -> reason, skipped devices included),
 ``partition`` / ``partitions`` (which copy of the marker this is),
-``collector`` (instance id).
+``collector`` (instance id), ``quarantined`` (records the quality gate held
+back, on the quarantine topic instead), ``tick_skipped`` (empty for a cycle
+that ran; else why the tick was not polled at all, e.g. the previous cycle
+was still publishing: every device then counts as skipped and ``records`` is
+0, so a consumer sees every tick of the grid, polled or not).
+
+``Quarantined`` (``kind="quarantined"``) — a record the collector's quality
+gate (:mod:`collectors.quality`) refused, published on
+``<prefix>.<network>.quarantine`` (:func:`bus.topics.quarantine_topic`)
+instead of its dataset topic: ``network``, ``device``, ``dataset``,
+``cycle_id``, ``rule`` (which check: ``model``, ``counter_backwards``,
+``rate_above_speed``, ``future_timestamp``, ``negative``), ``reason`` (what
+was wrong, for a person) and ``record`` (the record as the driver built it).
+Applications read it only if they subscribe to that topic.
 
 Serialisation is JSON via msgspec: field order is the declaration order, so
 the same record always encodes to the same bytes.
@@ -117,12 +130,27 @@ class CycleComplete(msgspec.Struct, tag_field="kind", tag="cycle_complete", kw_o
     partition: int = 0
     partitions: int = 1
     collector: str = ""
+    quarantined: int = 0
+    tick_skipped: str = ""
 
 
-Message = Record | CycleComplete
+class Quarantined(msgspec.Struct, tag_field="kind", tag="quarantined", kw_only=True):
+    """A record the quality gate refused; see the module docstring."""
+
+    schema_version: int = SCHEMA_VERSION
+    network: str
+    device: str
+    dataset: str
+    cycle_id: str
+    rule: str
+    reason: str
+    record: Record
+
+
+Message = Record | CycleComplete | Quarantined
 
 _encoder = msgspec.json.Encoder()
-_decoder: msgspec.json.Decoder[Record | CycleComplete] = msgspec.json.Decoder(Message)
+_decoder: msgspec.json.Decoder[Record | CycleComplete | Quarantined] = msgspec.json.Decoder(Message)
 
 
 class RecordError(ValueError):
@@ -133,12 +161,12 @@ def cycle_id(network: str, dataset: str, scheduled_unix_ms: int) -> str:
     return f"{network}:{dataset}:{scheduled_unix_ms}"
 
 
-def encode(message: Record | CycleComplete) -> bytes:
+def encode(message: Record | CycleComplete | Quarantined) -> bytes:
     """Encode to JSON bytes (stable: same message, same bytes)."""
     return _encoder.encode(message)
 
 
-def decode(payload: bytes, *, where: str = "") -> Record | CycleComplete:
+def decode(payload: bytes, *, where: str = "") -> Record | CycleComplete | Quarantined:
     """Decode and validate one payload.
 
     Raises :class:`RecordError` naming ``where`` (e.g. ``topic[partition]@offset``)

@@ -1,4 +1,6 @@
-"""Topic names: ``<prefix>.<network>.<dataset>``, one per network and dataset."""
+"""Topic names: ``<prefix>.<network>.<dataset>``, one per network and dataset, and
+``<prefix>.<network>.quarantine`` for the records a network's quality gate refused
+(:func:`quarantine_topic`; a dataset glob such as ``*`` never matches it)."""
 
 from __future__ import annotations
 
@@ -14,15 +16,25 @@ def topic_name(prefix: str, network: str, dataset: str) -> str:
     return f"{prefix}.{network}.{dataset}"
 
 
+QUARANTINE = "quarantine"
+
+
+def quarantine_topic(prefix: str, network: str) -> str:
+    """Where ``network``'s refused records go (see :class:`bus.records.Quarantined`)."""
+    return topic_name(prefix, network, QUARANTINE)
+
+
 def subscription_pattern(prefix: str, networks: list[str], datasets: list[str]) -> str:
     """A regex matching the topics of ``networks`` x ``datasets``.
 
     Network and dataset entries may be glob patterns (``lab-*``, ``*``), so a
     subscription picks up networks created after the application started.
+    The quarantine topic matches only when ``quarantine`` is named as a dataset.
     """
 
     def alt(items: list[str]) -> str:
         # '*' and '?' never cross a '.', so a pattern cannot reach into another level.
         return "|".join(re.escape(i).replace(r"\*", "[^.]*").replace(r"\?", "[^.]") for i in items)
 
-    return rf"^{re.escape(prefix)}\.(?:{alt(networks)})\.(?:{alt(datasets)})$"
+    guard = "" if QUARANTINE in datasets else rf"(?!{QUARANTINE}$)"
+    return rf"^{re.escape(prefix)}\.(?:{alt(networks)})\.{guard}(?:{alt(datasets)})$"

@@ -13,12 +13,18 @@ Guarantees:
   them count in the one marker;
 - a dead or slow device costs only its own deadline: it never delays others;
   a driver that raises (a bug) fails that device only, with the reason;
+- with ``deadline_unix_ms`` (the service passes the next tick minus a small
+  margin) the cycle ends by then: a device still unanswered is counted
+  ``timed_out`` ("no answer before the next tick"; one still waiting for a
+  slot: "not polled before the next tick"), its poll cancelled; records
+  already published stay;
 - with a :class:`~collectors.backoff.Backoff`, a device that failed repeatedly
   is skipped for a growing number of cycles (counted in ``devices_skipped``,
   its reason in ``failures``) and polled again on its own;
-- each device's records are published as soon as it answers; after the last
-  device, the cycle marker (planned / ok / failed / timed out) is published
-  once every record is durable.
+- each device's records are published as soon as it answers, and awaited:
+  the marker is published after every record was handed on, once they are
+  durable; a publish that fails fails that device (its reason in
+  ``failures``), never the cycle.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ async def run_cycle(
     spread_s: float = 0.0,
     collector: str = "",
     backoff: Backoff | None = None,
+    deadline_unix_ms: int | None = None,
 ) -> CycleComplete:
     cid = cycle_id(network, dataset, scheduled_unix_ms)
     started_ms = time.time_ns() // 1_000_000
@@ -84,20 +91,35 @@ async def run_cycle(
         backoff.retain(d.id for d in devices)
     driver_of = driver if not isinstance(driver, Driver) else (lambda _d, one=driver: one)
 
+    loop = asyncio.get_running_loop()
+    # the deadline on the loop's clock: every device's wait, slot and poll end by it
+    end_at = (
+        None
+        if deadline_unix_ms is None
+        else loop.time() + (deadline_unix_ms - time.time_ns() / 1_000_000) / 1000
+    )
+
     async def one(device: Device) -> None:
         if backoff is not None and (why := backoff.skip(device.id)):
             skipped[device.id] = f"skipped: {why}"
             log.debug("%s/%s %s: skipped: %s", network, dataset, device.id, why)
             return
-        delay = start_offset_s(device.id, spread_s) - (time.monotonic() - t0)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with contextlib.AsyncExitStack() as held:
-            for limit in limits:  # outermost (network) first: no process slot held waiting
-                await held.enter_async_context(limit)
-            out = await _poll(driver_of(device), device, dataset, scheduled_unix_ms, cid)
+        polling = False
+        try:
+            async with asyncio.timeout_at(end_at):
+                delay = start_offset_s(device.id, spread_s) - (time.monotonic() - t0)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                async with contextlib.AsyncExitStack() as held:
+                    for limit in limits:  # outermost (network) first: no process slot held waiting
+                        await held.enter_async_context(limit)
+                    polling = True
+                    out = await _poll(driver_of(device), device, dataset, scheduled_unix_ms, cid)
+        except TimeoutError:
+            why = "no answer before the next tick" if polling else "not polled before the next tick"
+            out = PollOutcome(device.id, "timed_out", error=why)
         outcomes.append(out)
-        if backoff is not None:
+        if backoff is not None and (polling or out.status == "ok"):
             skip = backoff.record(device.id, out.status == "ok")
             if skip:
                 log.warning(
@@ -109,9 +131,17 @@ async def run_cycle(
                     skip,
                 )
         if out.records:
-            await sink.publish(out.records)
-            # the marker needs counts only: let the records go once they are handed on
-            counted[out.device] = len(out.records)
+            try:
+                await sink.publish(out.records)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the bus refused: this device's data is not there
+                log.exception("%s: publishing %s's records failed", cid, device.id)
+                out.status = "failed"
+                out.error = f"publish failed: {type(exc).__name__}: {exc}"
+            else:
+                # the marker needs counts only: let the records go once they are handed on
+                counted[out.device] = len(out.records)
             out.records = []
         if out.status != "ok":
             log.warning("%s/%s %s: %s: %s", network, dataset, device.id, out.status, out.error)

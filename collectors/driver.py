@@ -132,8 +132,17 @@ class Driver(AsyncService):
     async def retain(self, device_ids: set[str]) -> None:
         """Keep per-device state only for ``device_ids`` (the devices configured
         now): close and forget what the driver holds for any other device.
-        Called by the core after a configuration change; never raises for a
-        device's problem.  Default: nothing (a driver without per-device state)."""
+        For a core that reloads its configuration (today's collector does not:
+        a changed configuration means a restart); never raises for a device's
+        problem.  Default: nothing (a driver without per-device state)."""
+
+    @classmethod
+    def worst_case_s(cls, device: Device) -> float | None:
+        """The longest one poll of ``device`` takes when it stops answering (its
+        timeouts and retries, within its deadline), from the device's options;
+        None when the driver cannot tell.  ``netfeed validate`` warns when that,
+        after the device's start in the spread, does not fit the interval."""
+        return None
 
     async def poll(
         self, device: Device, dataset: str, scheduled_unix_ms: int, cycle_id: str

@@ -1,14 +1,20 @@
 """The collector service: every configured network's datasets, on schedule.
 
-Scheduling (apscheduler, one job per network and dataset):
+Scheduling (one asyncio task per network and dataset):
 
-- ``interval_s`` jobs fire on a grid aligned to the epoch (every collector
-  with the same interval ticks at the same instants), ``cron`` jobs on their
-  crontab; the tick a cycle belongs to is its ``scheduled_unix_ms``.
-- never two cycles of the same job at once (``max_instances=1``); a tick
-  that arrives while the previous cycle still runs is skipped, counted in
-  :attr:`Collector.overruns` and logged;
-- ticks missed while the process was busy are coalesced into one;
+- ``interval_s`` schedules tick on a grid aligned to the epoch (every
+  multiple of the interval), ``cron`` schedules on their crontab (UTC).  A
+  cycle's ``scheduled_unix_ms`` is its tick, computed, never read off the
+  clock: every collector with the same schedule, and one restarted, labels
+  the same instant the same; the first cycle after a start is the next tick;
+- a cycle ends by its deadline, the next tick minus a small margin
+  (:func:`deadline_ms`): a device still unanswered then is counted timed out
+  in that cycle's marker, so the next tick runs for every device;
+- never two cycles of the same job at once: a tick that comes while the
+  previous cycle is still finishing (publishing its marker, say) and is
+  more than half an interval late is skipped, counted in
+  :attr:`Collector.overruns`, logged, and published as a marker of its own
+  with ``tick_skipped`` set: the bus shows every tick of the grid;
 - each job keeps a :class:`~collectors.backoff.Backoff` across its cycles, so
   devices that keep failing are polled less often (see that module);
 - concurrency limits nest: a network's ``collection.max_in_flight`` is one
@@ -17,7 +23,10 @@ Scheduling (apscheduler, one job per network and dataset):
 - each device is polled by the driver of its protocol for the dataset
   (:meth:`~collectors.config.NetworkConfig.protocol_of`: a network may mix
   SNMP and NETCONF devices in one cycle); the collector starts the drivers
-  it is given and stops them when it stops.
+  it is given and stops them when it stops;
+- :meth:`Collector.stop` schedules no new tick, lets the running cycles
+  finish for ``collector.stop_grace_s`` (their records and markers are
+  published), cancels what is still running after that, then stops drivers.
 """
 
 from __future__ import annotations
@@ -28,13 +37,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from bus.api import AsyncService
-from bus.records import CycleComplete
+from bus.records import CycleComplete, cycle_id
 from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, NetworkConfig
 from collectors.cycle import Sink, run_cycle
@@ -43,12 +49,38 @@ from collectors.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
+MAX_SKIPPED_MARKERS = 100  # per gap: a process frozen for a day does not flood the bus
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
 
 def tick_ms(schedule: DatasetSchedule, now_ms: int | None = None) -> int:
-    """The scheduled instant a cycle starting now belongs to."""
-    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    """The scheduled instant a cycle started by hand now belongs to."""
+    now_ms = _now_ms() if now_ms is None else now_ms
     step = 60_000 if schedule.cron else int(schedule.interval_s * 1000)
     return now_ms - now_ms % step
+
+
+def next_tick_ms(schedule: DatasetSchedule, after_ms: int, *, inclusive: bool = False) -> int:
+    """The first tick of ``schedule`` after ``after_ms`` (or at it, ``inclusive``)."""
+    if schedule.cron:
+        trigger = CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+        at = datetime.fromtimestamp((after_ms + (0 if inclusive else 1)) / 1000, UTC)
+        fire = trigger.get_next_fire_time(None, at)
+        assert fire is not None  # a crontab always fires again
+        return int(fire.timestamp() * 1000)
+    step = int(schedule.interval_s * 1000)
+    if inclusive and after_ms % step == 0:
+        return after_ms
+    return (after_ms // step + 1) * step
+
+
+def deadline_ms(tick: int, next_tick: int) -> int:
+    """When a cycle of ``tick`` must end: the next tick minus a margin for its marker
+    (a tenth of the interval, at most one second)."""
+    return next_tick - min(1000, (next_tick - tick) // 10)
 
 
 class Collector(AsyncService):
@@ -73,7 +105,8 @@ class Collector(AsyncService):
         self._semaphore = asyncio.Semaphore(settings.max_in_flight)
         self._net_limits: dict[str, asyncio.Semaphore] = {}
         self._drivers_started = False
-        self._scheduler: AsyncIOScheduler | None = None
+        self._jobs: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[CycleComplete]] = set()
         self.overruns: dict[str, int] = {}
         self.last: dict[str, CycleComplete] = {}
@@ -92,9 +125,11 @@ class Collector(AsyncService):
         scheduled_unix_ms: int | None = None,
         *,
         spread: float | None = None,
+        deadline_unix_ms: int | None = None,
     ) -> CycleComplete:
         """Run one cycle now; returns its marker (also published).  ``spread``
-        overrides the network's ``collection.spread`` for this cycle only."""
+        overrides the network's ``collection.spread`` for this cycle only;
+        ``deadline_unix_ms``: when it must end (none: when every device has)."""
         await self._start_drivers()
         net = self.networks[network]
         sched = net.datasets[dataset]
@@ -107,7 +142,7 @@ class Collector(AsyncService):
         backoff = self.backoff.get(f"{network}.{dataset}")
         if backoff is None:
             backoff = self.backoff[f"{network}.{dataset}"] = Backoff.from_settings(net.collection)
-        task = asyncio.ensure_future(
+        task = asyncio.create_task(
             run_cycle(
                 network=network,
                 dataset=dataset,
@@ -119,17 +154,25 @@ class Collector(AsyncService):
                 spread_s=spread_s,
                 collector=self.settings.instance_id,
                 backoff=backoff,
-            )
+                deadline_unix_ms=deadline_unix_ms,
+            ),
+            name=cycle_id(network, dataset, tick),
         )
         self._running.add(task)
         try:
-            marker = await task
+            # shielded: stopping the job waits for the cycle (stop's grace), it
+            # does not cut it; stop cancels the cycle itself when the grace is over
+            marker = await asyncio.shield(task)
         finally:
-            self._running.discard(task)
-        self.last[f"{network}.{dataset}"] = marker
+            if task.done():
+                self._running.discard(task)
+        self._finished(marker)
+        return marker
+
+    def _finished(self, marker: CycleComplete) -> None:
+        self.last[f"{marker.network}.{marker.dataset}"] = marker
         if self.on_cycle is not None:
             self.on_cycle(marker)
-        return marker
 
     async def run_once(
         self, datasets: list[str] | None = None, *, spread: bool = False
@@ -140,64 +183,119 @@ class Collector(AsyncService):
             for ds in net.datasets:
                 if datasets is None or ds in datasets:
                     jobs.append((net.network, ds))
-        now = time.time_ns() // 1_000_000
+        now = _now_ms()
         over = None if spread else 0.0  # for these cycles only: later ones keep their spread
         return list(await asyncio.gather(*(self.cycle(n, d, now, spread=over) for n, d in jobs)))
 
-    async def _scheduled(self, network: str, dataset: str) -> None:
-        try:
-            await self.cycle(network, dataset)
-        except asyncio.CancelledError:
-            log.info("%s.%s: cycle cancelled at shutdown; no marker published", network, dataset)
-        except Exception:
-            # the next tick tries again; the error must not kill the scheduler
-            log.exception("%s.%s: cycle failed", network, dataset)
-
-    def _on_overrun(self, event: JobEvent) -> None:
-        self.overruns[event.job_id] = self.overruns.get(event.job_id, 0) + 1
-        log.warning(
-            "%s: previous cycle still running at the next tick: skipped (%d overruns so far)",
-            event.job_id,
-            self.overruns[event.job_id],
+    async def _skipped(self, network: str, dataset: str, tick: int, why: str) -> None:
+        """Publish the marker of a tick that was not polled."""
+        job = f"{network}.{dataset}"
+        self.overruns[job] = self.overruns.get(job, 0) + 1
+        log.warning("%s: tick %d skipped: %s (%d so far)", job, tick, why, self.overruns[job])
+        n = len(self.networks[network].devices)
+        now = _now_ms()
+        marker = CycleComplete(
+            network=network,
+            dataset=dataset,
+            cycle_id=cycle_id(network, dataset, tick),
+            scheduled_unix_ms=tick,
+            started_unix_ms=now,
+            finished_unix_ms=now,
+            duration_ms=0,
+            devices_planned=n,
+            devices_ok=0,
+            devices_failed=0,
+            devices_timed_out=0,
+            devices_skipped=n,
+            records=0,
+            collector=self.settings.instance_id,
+            tick_skipped=why,
         )
+        try:
+            marker = await self.sink.complete_cycle(marker)
+        except Exception:
+            log.exception("%s: the marker of skipped tick %d was not published", job, tick)
+            return
+        self._finished(marker)
+
+    async def _sleep_until(self, at_ms: int) -> bool:
+        """Wait for the wall clock to reach ``at_ms``; False if stopping first."""
+        while (left := at_ms - _now_ms()) > 0:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), left / 1000)
+            except TimeoutError:
+                continue
+            return False
+        return not self._stopping.is_set()
+
+    async def _job(self, network: str, dataset: str, tick: int) -> None:
+        sched = self.networks[network].datasets[dataset]
+        while await self._sleep_until(tick):
+            nxt = next_tick_ms(sched, tick)
+            try:
+                await self.cycle(network, dataset, tick, deadline_unix_ms=deadline_ms(tick, nxt))
+            except asyncio.CancelledError:
+                if self._stopping.is_set():
+                    log.warning("%s.%s: cycle cut at the end of the stop grace", network, dataset)
+                    return
+                raise
+            except Exception:
+                # the next tick tries again; the error must not end the schedule
+                log.exception("%s.%s: cycle failed", network, dataset)
+            if self._stopping.is_set():
+                return
+            # ticks that came while this cycle was finishing: run one that is at most
+            # half an interval late, publish a marker for each older one
+            tick, now, gap = nxt, _now_ms(), 0
+            while True:
+                after = next_tick_ms(sched, tick)
+                if now - tick <= (after - tick) // 2:
+                    break
+                if gap < MAX_SKIPPED_MARKERS:
+                    await self._skipped(network, dataset, tick, "previous cycle still running")
+                gap += 1
+                tick = after
+            if gap > MAX_SKIPPED_MARKERS:
+                log.warning(
+                    "%s.%s: %d more ticks skipped without a marker",
+                    network,
+                    dataset,
+                    gap - MAX_SKIPPED_MARKERS,
+                )
 
     async def start(self) -> None:
         await self._start_drivers()
-        sched = AsyncIOScheduler(timezone=UTC)
-        sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
+        self._stopping.clear()
+        now = _now_ms()
         for net in self.networks.values():
-            for ds, s in net.datasets.items():
-                trigger = (
-                    CronTrigger.from_crontab(s.cron, timezone=UTC)
-                    if s.cron
-                    else IntervalTrigger(
-                        seconds=s.interval_s, start_date=datetime.fromtimestamp(0, UTC)
+            for ds, sched in net.datasets.items():
+                first = next_tick_ms(sched, now, inclusive=True)
+                log.info("%s.%s: scheduled; first tick at %d", net.network, ds, first)
+                self._jobs.append(
+                    asyncio.create_task(
+                        self._job(net.network, ds, first), name=f"{net.network}.{ds}"
                     )
                 )
-                job_id = f"{net.network}.{ds}"
-                sched.add_job(
-                    self._scheduled,
-                    trigger,
-                    args=[net.network, ds],
-                    id=job_id,
-                    name=job_id,
-                    max_instances=1,
-                    coalesce=True,
-                    misfire_grace_time=None,
-                    next_run_time=datetime.now(UTC),
-                )
-        sched.start()
-        self._scheduler = sched
 
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Stop scheduling; let running cycles finish for ``grace_s``, then cancel them."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Start no new cycle; let running ones finish for ``grace_s`` (default
+        ``collector.stop_grace_s``), then cancel them and stop the drivers."""
+        grace = self.settings.stop_grace_s if grace_s is None else grace_s
+        self._stopping.set()
         if self._running:
-            _done, pending = await asyncio.wait(set(self._running), timeout=grace_s)
+            _done, pending = await asyncio.wait(set(self._running), timeout=grace)
             for t in pending:
+                log.warning(
+                    "%s: still running after the %gs stop grace: cancelled", t.get_name(), grace
+                )
                 t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        jobs, self._jobs = self._jobs, []
+        if jobs:
+            _ended, late = await asyncio.wait(jobs, timeout=5)
+            for j in late:
+                j.cancel()
         if self._drivers_started:
             self._drivers_started = False
             for d in self.drivers.values():

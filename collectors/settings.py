@@ -9,13 +9,29 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class QualitySettings(BaseModel):
+    """``collector.quality`` (:mod:`collectors.quality`): ``max_future_skew_s``
+    (how far ahead of this collector's clock a timestamp may be),
+    ``rate_tolerance`` (how much above
+    ``speed_bps`` an octet rate may look: counters are read a little early or
+    late, and some devices update them every few seconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_future_skew_s: float = Field(60.0, ge=0, le=86_400)
+    rate_tolerance: float = Field(2.0, ge=1, le=1000)
+
+
 class CollectorSettings(BaseModel):
     """``instance_id``: names this collector on its cycle markers.
     ``profiles_dir``: site profiles, relative to the configuration folder.
     ``max_in_flight``: devices polled at once by this process, all networks
     and datasets together (each network's ``collection.max_in_flight`` nests
     inside it).  ``drivers``: each protocol driver's own settings, by protocol
-    name, checked by that driver's ``Settings`` model when the config loads."""
+    name, checked by that driver's ``Settings`` model when the config loads.
+    ``stop_grace_s``: on SIGTERM (or ``stop``), how long the running cycles may
+    go on to publish their records and markers before they are cut.
+    ``quality``: the quality gate's settings (:class:`QualitySettings`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -23,3 +39,5 @@ class CollectorSettings(BaseModel):
     profiles_dir: Path = Path("profiles")
     max_in_flight: int = Field(256, ge=1, le=10_000)
     drivers: dict[str, dict[str, Any]] = {}
+    stop_grace_s: float = Field(10.0, ge=0, le=600)
+    quality: QualitySettings = QualitySettings()

@@ -50,6 +50,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {cfg}", file=sys.stderr)
         return 1
+    for w in system.schedule_warnings():
+        print(f"warning: {w}", file=sys.stderr)
     nets = system.networks
     total = sum(len(n.devices) for n in nets)
     print(
@@ -61,7 +63,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 async def _collect(args: argparse.Namespace) -> int:
     from bus.factory import make_producer
-    from collectors.publish import DryRunPublisher, Publisher
     from netfeed.system import load_system, print_cycle
 
     system = load_system(args.config, args.network or None)
@@ -78,14 +79,12 @@ async def _collect(args: argparse.Namespace) -> int:
             return 2
         system = _only_datasets(system, args.dataset)
     producer = None
-    if args.dry_run:
-        sink: DryRunPublisher | Publisher = DryRunPublisher()
-    else:
+    if not args.dry_run:
         producer = make_producer(system.bus, client_id=f"collector-{system.collector.instance_id}")
         await producer.start()
-        sink = Publisher(producer, system.bus.topic_prefix)
     try:
-        collector = system.make_collector(sink, on_cycle=print_cycle)
+        # every record through the quality gate: refused ones to the quarantine topic
+        collector = system.make_collector(system.make_sink(producer), on_cycle=print_cycle)
         if args.once:
             try:
                 markers = await collector.run_once()

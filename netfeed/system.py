@@ -15,6 +15,7 @@ A folder::
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +28,17 @@ from applications.config import load_app_settings
 from applications.registry import RegistryError as AppRegistryError
 from applications.registry import load_registry
 from applications.runner import AppRunner
+from bus.api import Producer
 from bus.configfile import SettingsError, load_bus_settings, load_section, read_sections
 from bus.records import CycleComplete
 from bus.settings import BusSettings
-from collectors.config import ConfigError, NetworkConfig, load_networks
-from collectors.cycle import Sink
+from collectors.config import ConfigError, DatasetSchedule, NetworkConfig, load_networks
+from collectors.cycle import Sink, start_offset_s
 from collectors.driver import Driver
+from collectors.publish import DryRunPublisher, Publisher
+from collectors.quality import BusQuarantine, DryRunQuarantine, QualityGate
 from collectors.registry import DriverRegistry, RegistryError, load_drivers
-from collectors.service import Collector
+from collectors.service import Collector, deadline_ms, next_tick_ms
 from collectors.settings import CollectorSettings
 
 
@@ -71,6 +75,17 @@ class System:
             for p in self.protocols()
         }
 
+    def make_sink(self, producer: Producer | None) -> QualityGate:
+        """What ``collect`` publishes through: the quality gate in front of the
+        publisher on ``producer`` (refused records to the quarantine topic), or
+        with no producer (``--dry-run``) in front of JSON lines on stdout."""
+        if producer is None:
+            return QualityGate(DryRunPublisher(), DryRunQuarantine(), self.collector.quality)
+        prefix = self.bus.topic_prefix
+        return QualityGate(
+            Publisher(producer, prefix), BusQuarantine(producer, prefix), self.collector.quality
+        )
+
     def make_collector(
         self, sink: Sink, on_cycle: Any = None, drivers: dict[str, Driver] | None = None
     ) -> Collector:
@@ -82,12 +97,50 @@ class System:
             on_cycle=on_cycle,
         )
 
+    def schedule_warnings(self) -> list[str]:
+        """Schedules a silent device cannot fit: its start in the spread plus its
+        driver's worst case (:meth:`~collectors.driver.Driver.worst_case_s`: SNMP
+        timeout x tries) ends after the cycle's deadline (the next tick minus a
+        margin), so such a device is cut at every tick and counted timed out."""
+        out = []
+        for net in self.networks:
+            for ds, sched in net.datasets.items():
+                interval_ms = _shortest_interval_ms(sched)
+                allowed_s = deadline_ms(0, interval_ms) / 1000
+                spread_s = net.collection.spread * interval_ms / 1000
+                late = []
+                for d in net.devices:
+                    worst = self.drivers.get(net.protocol_of(d, ds)).worst_case_s(d)
+                    if worst is not None and start_offset_s(d.id, spread_s) + worst > allowed_s:
+                        late.append((worst, d.id))
+                if late:
+                    worst, dev = max(late)
+                    out.append(
+                        f"{net.source}: datasets.{ds}: {len(late)} device(s) cannot be declared "
+                        f"dead before the next tick: a silent device needs up to {worst:g} s "
+                        f"(timeout x tries) after its start, and starts are spread over "
+                        f"{spread_s:g} s of the {interval_ms / 1000:g} s interval (cycles end "
+                        f"at {allowed_s:g} s; e.g. {dev}): lower timeout_s or retries, lower "
+                        "collection.spread, or poll less often"
+                    )
+        return out
+
     def make_app(self, name: str) -> Application:
         cls = load_registry().get(name)
         return cls(load_app_settings(self.config_dir, cls))
 
     def make_app_runner(self, name: str, instance_id: str = "") -> AppRunner:
         return AppRunner(self.make_app(name), self.bus, instance_id=instance_id)
+
+
+def _shortest_interval_ms(sched: DatasetSchedule) -> int:
+    """The interval, or a crontab's shortest gap between two of its next 48 fires."""
+    if not sched.cron:
+        return int(sched.interval_s * 1000)
+    fires = [next_tick_ms(sched, 0)]
+    for _ in range(48):
+        fires.append(next_tick_ms(sched, fires[-1]))
+    return min(b - a for a, b in itertools.pairwise(fires))
 
 
 def _collector_settings(path: Path) -> CollectorSettings:
@@ -181,11 +234,18 @@ def _app_problems(config_dir: Path) -> list[str]:
 
 
 def cycle_line(marker: CycleComplete) -> str:
-    """One line per finished cycle, as an operator reads it."""
+    """One line per finished (or skipped) cycle, as an operator reads it."""
+    if marker.tick_skipped:
+        return (
+            f"{marker.network} {marker.dataset}: tick {marker.scheduled_unix_ms} skipped: "
+            f"{marker.tick_skipped}"
+        )
+    quarantined = f", {marker.quarantined} quarantined" if marker.quarantined else ""
     return (
         f"{marker.network} {marker.dataset}: {marker.devices_ok}/{marker.devices_planned} ok, "
         f"{marker.devices_failed} failed, {marker.devices_timed_out} timed out, "
-        f"{marker.devices_skipped} skipped, {marker.records} records, {marker.duration_ms} ms"
+        f"{marker.devices_skipped} skipped, {marker.records} records{quarantined}, "
+        f"{marker.duration_ms} ms"
     )
 
 

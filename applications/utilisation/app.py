@@ -73,8 +73,8 @@ class InterfaceUtilisation(Application):
             if isinstance(msg, Record):
                 if msg.dataset == "interfaces":
                     self._record(msg)
-            elif msg.dataset == "interfaces":
-                self._marker(msg, item.partition)
+            elif isinstance(msg, CycleComplete) and msg.dataset == "interfaces":
+                self._marker(msg, item.partition)  # (quarantined records are not its business)
 
     def _record(self, r: Record) -> None:
         f = r.fields

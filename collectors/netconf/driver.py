@@ -252,6 +252,14 @@ class NetconfDriver(Driver):
 
     # polls ------------------------------------------------------------------
 
+    @classmethod
+    def worst_case_s(cls, device: Device) -> float | None:
+        """A device that stops answering: a connect, then an RPC, within its deadline."""
+        o = device.options.get(cls.name)
+        if not isinstance(o, NetconfOptions):
+            return None
+        return min(o.connect_timeout_s + o.rpc_timeout_s, o.device_deadline_s)
+
     async def poll(
         self, device: Device, dataset: str, scheduled_unix_ms: int, cycle_id: str
     ) -> PollOutcome:

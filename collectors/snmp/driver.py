@@ -50,6 +50,14 @@ class SnmpDriver(Driver):
             return exc.problems
         return []
 
+    @classmethod
+    def worst_case_s(cls, device: Device) -> float | None:
+        """A silent device: its first request's timeout x tries (within its deadline)."""
+        s = device.options.get(cls.name)
+        if not isinstance(s, SnmpSettings):
+            return None
+        return min(s.timeout_s * (s.retries + 1), s.device_deadline_s)
+
     @property
     def client(self) -> SnmpClient:
         """The process's SNMP client, made on first use."""

@@ -197,3 +197,33 @@ def test_dataset_validation() -> None:
         validate(_record(fields={"bogus_field": 1}))
     with pytest.raises(RecordError, match="unknown dataset"):
         validate(_record(dataset="nope"))
+
+
+def test_quarantine_topic_is_read_only_when_named() -> None:
+    import re
+
+    from bus.topics import quarantine_topic, subscription_pattern
+
+    q = quarantine_topic("netfeed", "lab")
+    assert q == "netfeed.lab.quarantine"
+    assert not re.match(subscription_pattern("netfeed", ["*"], ["*"]), q)
+    assert re.match(subscription_pattern("netfeed", ["*"], ["*"]), "netfeed.lab.interfaces")
+    assert re.match(subscription_pattern("netfeed", ["lab"], ["quarantine"]), q)
+
+
+def test_quarantined_message_round_trips() -> None:
+    from bus.records import Quarantined
+
+    rec = Record(
+        network="n", device="d", profile="p", dataset="interfaces", cycle_id="n:interfaces:0",
+        scheduled_unix_ms=0, request_unix_ms=1, response_unix_ms=2,
+        provenance=Provenance(protocol="snmpv2c", collector_version="0"),
+        tags={"if_index": "1"}, fields={"in_octets": -5},
+    )  # fmt: skip
+    q = Quarantined(
+        network="n", device="d", dataset="interfaces", cycle_id=rec.cycle_id,
+        rule="negative", reason="in_octets -5 < 0", record=rec,
+    )  # fmt: skip
+    back = decode(encode(q))
+    assert back == q
+    jsonschema.validate(json.loads(encode(q)), message_schema())

@@ -108,3 +108,90 @@ async def test_devices_are_spread_over_the_window_stably() -> None:
     assert offsets[0] < 0.3 and offsets[-1] > 0.6  # spread, not all at once
     for d in devs:  # each device at its own stable offset
         assert abs((client.started[d.id] - t0) - start_offset_s(d.id, 1.0)) < 0.25
+
+
+async def test_a_cycle_ends_by_its_deadline_and_counts_stragglers_timed_out() -> None:
+    devs = devices(6)
+    slow = FakeClient({d.id: device_data(1) for d in devs}, delay_s=0.0)
+    driver = snmp_driver(slow)
+
+    class Stalling:  # d0 and d1 answer after 30 s: long after the next tick
+        name = "stall"
+
+        async def poll(self, device, dataset, scheduled_unix_ms, cid):  # type: ignore[no-untyped-def]
+            if device.id in ("d0", "d1"):
+                await asyncio.sleep(30)
+            return await driver.poll(device, dataset, scheduled_unix_ms, cid)
+
+    sink = ListSink()
+    start = time.monotonic()
+    now_ms = time.time_ns() // 1_000_000
+    m = await run_cycle(
+        network="n",
+        dataset="system",
+        devices=devs,
+        driver=lambda _d: Stalling(),  # type: ignore[arg-type,return-value]
+        sink=sink,
+        limits=[asyncio.Semaphore(10)],
+        scheduled_unix_ms=now_ms,
+        deadline_unix_ms=now_ms + 800,
+    )
+    assert time.monotonic() - start < 1.5
+    assert (m.devices_ok, m.devices_timed_out) == (4, 2)
+    assert m.failures == {
+        "d0": "timed_out: no answer before the next tick",
+        "d1": "timed_out: no answer before the next tick",
+    }
+    assert len(sink.records) == 4 and sink.markers == [m]  # records already published stay
+
+
+class SlowSink(ListSink):
+    """A sink whose publish really waits (as a bus does) and that logs the order of calls."""
+
+    def __init__(self, fail_for: str = "") -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.fail_for = fail_for
+
+    async def publish(self, records: list[Record]) -> None:
+        await asyncio.sleep(0.05)
+        if records[0].device == self.fail_for:
+            raise ConnectionError("broker gone")
+        self.calls += [f"record {r.device}" for r in records]
+        await super().publish(records)
+
+    async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
+        self.calls.append("marker")
+        return await super().complete_cycle(marker)
+
+
+async def test_the_marker_follows_every_record_of_its_cycle() -> None:
+    devs = devices(5)
+    sink = SlowSink()
+    m = await run_cycle(
+        network="n",
+        dataset="interfaces",
+        devices=devs,
+        driver=snmp_driver(FakeClient({d.id: device_data(2) for d in devs})),
+        sink=sink,
+        limits=[asyncio.Semaphore(10)],
+        scheduled_unix_ms=0,
+    )
+    assert sink.calls[-1] == "marker" and sink.calls.count("marker") == 1
+    assert len(sink.calls) == 11 and m.records == 10
+
+
+async def test_a_publish_error_fails_its_device_in_the_marker() -> None:
+    devs = devices(3)
+    sink = SlowSink(fail_for="d1")
+    m = await run_cycle(
+        network="n",
+        dataset="interfaces",
+        devices=devs,
+        driver=snmp_driver(FakeClient({d.id: device_data(2) for d in devs})),
+        sink=sink,
+        limits=[asyncio.Semaphore(10)],
+        scheduled_unix_ms=0,
+    )
+    assert (m.devices_ok, m.devices_failed, m.records) == (2, 1, 4)
+    assert m.failures == {"d1": "failed: publish failed: ConnectionError: broker gone"}

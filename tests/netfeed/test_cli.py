@@ -58,6 +58,29 @@ def test_validate_shipped_configs() -> None:
     r = netfeed("validate", "configs", env={"NETFEED_SNMP_COMMUNITY": "x"})
     assert r.returncode == 0, r.stderr
     assert "2 network(s), 8 device(s)" in r.stdout
+    assert "warning" not in r.stderr
+
+
+@pytest.mark.parametrize("interval_s", [5, 30])
+def test_validate_warns_when_a_silent_device_cannot_fit_the_interval(
+    tmp_path: Path, interval_s: int
+) -> None:
+    # the issue's schedule: 5 s interval, timeout 2 s x 2 tries, spread 0.5, 24 devices
+    path = write_network(
+        tmp_path,
+        "tight",
+        [{"id": f"r{i}", "port": 161, "community": "public"} for i in range(24)],
+        timeout_s=2.0,
+        retries=1,
+    )
+    path.write_text(path.read_text() + f"datasets: {{interfaces: {{interval_s: {interval_s}}}}}\n")
+    r = netfeed("validate", str(tmp_path))
+    assert r.returncode == 0, r.stderr  # a warning, not a problem
+    if interval_s == 30:
+        assert "warning" not in r.stderr
+        return
+    assert f"warning: {path}: datasets.interfaces: " in r.stderr
+    assert "a silent device needs up to 4 s" in r.stderr and "5 s interval" in r.stderr
 
 
 def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
@@ -399,3 +422,74 @@ def test_every_package_reports_the_version_from_package_metadata(metadata: str) 
     assert r.returncode == 0, r.stderr[-2000:]
     want = {"real": pyproject, "7.7.7": "7.7.7", "not-installed": "0+unknown"}[metadata]
     assert json.loads(r.stdout) == [want] * 4
+
+
+async def test_sigterm_lets_the_running_cycle_publish_its_marker(tmp_path: Path) -> None:
+    """SIGTERM mid-cycle: the slow device's poll finishes within collector.stop_grace_s,
+    the cycle's records and marker reach the bus, and collect exits 0 in bounded time."""
+    from bus.configfile import load_bus_settings
+    from bus.factory import make_consumer
+    from bus.records import CycleComplete, Record, decode
+
+    grace = 8.0
+    (tmp_path / "netfeed.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "bus": {"backend": "embedded", "embedded": {"path": str(tmp_path / "bus.db")}},
+                "collector": {"stop_grace_s": grace},
+            }
+        )
+    )
+    async with SimulatedNetwork("term", 2, seed=3, base_port=0, n_interfaces=2) as sim:
+        fast, slow = (d.device_id for d in sim.devices)
+        sim.set_fault(slow, "slow", 1000)  # each reply 1 s late: a poll takes seconds
+        path = write_network(
+            tmp_path,
+            "term",
+            [
+                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+                for d in sim.devices
+            ],
+            timeout_s=3,
+        )
+        path.write_text(
+            path.read_text() + "datasets: {system: {interval_s: 10}}\ncollection: {spread: 0}\n"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "netfeed.cli", "-v", "collect", "--config", str(tmp_path),
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        err: list[str] = []
+        try:
+            async with asyncio.timeout(30):
+                while "first tick at" not in (line := (await proc.stderr.readline()).decode()):
+                    assert line, "netfeed collect exited early:\n" + "".join(err)[-3000:]
+                    err.append(line)
+            tick_ms = int(line.split("first tick at ")[1].split()[0])
+            # mid-cycle: the fast device answered long ago, the slow one needs ~2 s more
+            await asyncio.sleep(max(0.0, tick_ms / 1000 + 1.0 - time.time()))
+            proc.send_signal(signal.SIGTERM)  # the slow device is still being polled
+            started = time.monotonic()
+            code = await asyncio.wait_for(proc.wait(), grace + 5)
+            elapsed = time.monotonic() - started
+            rest = (await proc.stderr.read()).decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert code == 0, rest[-3000:]
+    assert elapsed < grace + 3
+    assert "term system: 2/2 ok" in rest, rest[-3000:]
+    consumer = make_consumer(
+        load_bus_settings(tmp_path), group=None, pattern=r"^netfeed\.term\.system$",
+        client_id="t", from_beginning=True,
+    )  # fmt: skip
+    got: list[Record | CycleComplete] = []
+    async with consumer:
+        for _ in range(10):
+            got += [decode(m.value) for m in await consumer.getmany(timeout_ms=300)]  # type: ignore[misc]
+    markers = [m for m in got if isinstance(m, CycleComplete)]
+    assert {m.scheduled_unix_ms for m in markers} == {tick_ms}  # a copy per partition
+    assert all(m.devices_ok == 2 for m in markers)
+    assert {r.device for r in got if isinstance(r, Record)} == {fast, slow}

@@ -120,3 +120,16 @@ def test_the_demo_uses_the_operators_site_profiles(configs: Path, tmp_path: Path
     system = load_system(cfg)
     assert "acme_box" in system.make_drivers()["snmp"].profiles.profiles  # type: ignore[attr-defined]
     assert system.bus.embedded.path == tmp_path / "demo" / "bus.sqlite3"
+
+
+def test_collect_publishes_through_the_quality_gate(configs: Path) -> None:
+    from collectors.publish import DryRunPublisher, Publisher
+    from collectors.quality import BusQuarantine, DryRunQuarantine, QualityGate
+
+    system = load_system(configs)
+    dry = system.make_sink(None)
+    assert isinstance(dry, QualityGate)
+    assert isinstance(dry.sink, DryRunPublisher) and isinstance(dry.quarantine, DryRunQuarantine)
+    real = system.make_sink(object())  # type: ignore[arg-type]
+    assert isinstance(real.sink, Publisher) and isinstance(real.quarantine, BusQuarantine)
+    assert real.settings == system.collector.quality
