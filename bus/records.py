@@ -60,9 +60,12 @@ the same record always encodes to the same bytes.
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 
 SCHEMA_VERSION = 1
+RECORD_ID_HEADER = "netfeed-id"
 
 FieldValue = int | float | str | bool | None
 
@@ -131,6 +134,25 @@ class RecordError(ValueError):
 
 def cycle_id(network: str, dataset: str, scheduled_unix_ms: int) -> str:
     return f"{network}:{dataset}:{scheduled_unix_ms}"
+
+
+def record_id(message: Record | CycleComplete) -> str:
+    """A stable id of ``message``: 32 hex digits, also sent as the message
+    header :data:`RECORD_ID_HEADER`.
+
+    A record's id is derived from ``network``, ``device``, ``dataset``,
+    ``cycle_id`` and its ``tags`` (the row's identity: e.g. ``if_index``), so
+    the same row of the same cycle has the same id however often it is sent
+    (a retry, a spool drained twice after a crash), and two rows differ.  A
+    marker's id is derived from its ``cycle_id`` and ``partition``.  Consumers
+    drop duplicates by it; values (``fields``) do not enter it.
+    """
+    if isinstance(message, Record):
+        parts = [message.network, message.device, message.dataset, message.cycle_id]
+        parts += [f"{k}={v}" for k, v in sorted(message.tags.items())]
+    else:
+        parts = ["cycle_complete", message.cycle_id, str(message.partition)]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def encode(message: Record | CycleComplete) -> bytes:
