@@ -61,6 +61,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 async def _collect(args: argparse.Namespace) -> int:
     from bus.factory import make_producer
+    from bus.spool import Spool, spool_path
     from collectors.publish import DryRunPublisher, Publisher
     from netfeed.system import load_system, print_cycle
 
@@ -78,12 +79,20 @@ async def _collect(args: argparse.Namespace) -> int:
             return 2
         system = _only_datasets(system, args.dataset)
     producer = None
+    spool = None
     if args.dry_run:
         sink: DryRunPublisher | Publisher = DryRunPublisher()
     else:
-        producer = make_producer(system.bus, client_id=f"collector-{system.collector.instance_id}")
-        await producer.start()
-        sink = Publisher(producer, system.bus.topic_prefix)
+        instance = system.collector.instance_id
+        producer = make_producer(system.bus, client_id=f"collector-{instance}")
+        if system.bus.backend == "kafka" and system.bus.spool.enabled:
+            # The spool's drainer starts (and restarts) the producer: collection
+            # starts and goes on while the broker is away.
+            spool = Spool(system.bus.spool, spool_path(system.bus.spool, instance), producer)
+            await spool.start()
+        else:
+            await producer.start()
+        sink = Publisher(producer, system.bus.topic_prefix, spool=spool)
     try:
         collector = system.make_collector(sink, on_cycle=print_cycle)
         if args.once:
@@ -99,7 +108,9 @@ async def _collect(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(stop.wait(), args.duration)
         return 0
     finally:
-        if producer is not None:
+        if spool is not None:
+            await spool.stop()  # bounded; stops the producer too
+        elif producer is not None:
             await producer.stop()
 
 
