@@ -147,6 +147,27 @@ def _session_refused(k: KafkaSettings, group: str | None, exc: BaseException) ->
     )
 
 
+# (topic, partition, [(key, value, headers, timestamp_ms)])
+Batch = tuple[
+    str, int, Sequence[tuple[bytes | None, bytes, Sequence[tuple[str, bytes]], int | None]]
+]
+
+
+async def _acked(futs: list[asyncio.Future[Any]]) -> None:
+    """Wait for every delivery future; the first failure as :class:`BusError`
+    (every outcome retrieved, so asyncio logs none as never retrieved)."""
+    try:
+        await asyncio.gather(*futs)
+    except KafkaError as exc:
+        raise BusError(f"kafka: batch not delivered: {type(exc).__name__}: {exc}") from exc
+    finally:
+        for f in futs:
+            if f.done() and not f.cancelled():
+                f.exception()
+            elif not f.done():
+                f.cancel()
+
+
 class KafkaProducer(AsyncService):
     """Publishes to Kafka; see the module docstring for its guarantees.
 
@@ -226,24 +247,22 @@ class KafkaProducer(AsyncService):
                 async with asyncio.timeout(_CLOSE_S):
                     await admin.close()
 
-    async def send_batches(
-        self,
-        batches: Sequence[
-            tuple[
-                str,
-                int,
-                Sequence[tuple[bytes | None, bytes, Sequence[tuple[str, bytes]], int | None]],
-            ]
-        ],
-    ) -> None:
-        """Send ``(topic, partition, messages)`` groups as Kafka record batches and
-        wait until every one is acknowledged; raise :class:`BusError` if any was not.
+    async def send_batches(self, batches: Sequence[Batch]) -> None:
+        """:meth:`submit_batches`, then wait for every acknowledgement; raise
+        :class:`BusError` if any batch was not delivered."""
+        await (await self.submit_batches(batches))
 
-        A message is ``(key, value, headers, timestamp_ms)``.  Within a group
-        the order is kept (aiokafka sends one batch per partition at a time);
-        groups for different partitions go out concurrently.  This is the fast
-        path (one ``create_batch``/``send_batch`` per ~``max_batch_bytes``
-        instead of one ``send`` per message); the caller picks partitions
+    async def submit_batches(self, batches: Sequence[Batch]) -> asyncio.Future[None]:
+        """Queue ``(topic, partition, messages)`` groups as Kafka record batches;
+        return a future that completes when all are acknowledged (or fails with
+        :class:`BusError`).
+
+        A message is ``(key, value, headers, timestamp_ms)``.  Within a
+        partition the order of submission is kept (aiokafka queues one batch
+        per partition and sends them one at a time), also across calls; groups
+        for different partitions go out concurrently.  This is the fast path:
+        one ``create_batch``/``send_batch`` per ~``max_batch_bytes`` instead of
+        one ``send`` per message; the caller picks partitions
         (:func:`bus.partitioner.partition_for`, as the default partitioner).
         Callers bound the wait (a broker that is down is retried by aiokafka
         without end)."""
@@ -267,14 +286,11 @@ class KafkaProducer(AsyncService):
                     n += 1
                 if n:
                     futs.append(await producer.send_batch(batch, topic, partition=partition))
-            if futs:
-                await asyncio.gather(*futs)
         except KafkaError as exc:
-            raise BusError(f"kafka: batch not delivered: {type(exc).__name__}: {exc}") from exc
-        finally:
-            for f in futs:  # retrieve outcomes so asyncio does not log them
-                if f.done() and not f.cancelled():
-                    f.exception()
+            for f in futs:
+                f.cancel()
+            raise BusError(f"kafka: batch not queued: {type(exc).__name__}: {exc}") from exc
+        return asyncio.ensure_future(_acked(futs))
 
     async def ensure_topic(self, topic: str) -> int:
         """Create ``topic`` (configured partitions and replication) unless it

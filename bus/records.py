@@ -148,11 +148,13 @@ def record_id(message: Record | CycleComplete) -> str:
     drop duplicates by it; values (``fields``) do not enter it.
     """
     if isinstance(message, Record):
-        parts = [message.network, message.device, message.dataset, message.cycle_id]
-        parts += [f"{k}={v}" for k, v in sorted(message.tags.items())]
+        tags = message.tags
+        row = "\x1f".join(f"{k}={tags[k]}" for k in sorted(tags))
+        m = message
+        text = f"{m.network}\x1f{m.device}\x1f{m.dataset}\x1f{m.cycle_id}\x1e{row}"
     else:
-        parts = ["cycle_complete", message.cycle_id, str(message.partition)]
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+        text = f"cycle_complete\x1f{message.cycle_id}\x1e{message.partition}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def encode(message: Record | CycleComplete) -> bytes:

@@ -52,6 +52,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,35 +67,38 @@ from bus.settings import SpoolSettings
 
 log = logging.getLogger(__name__)
 
-_headers_codec = msgspec.msgpack.Encoder()
-_headers_decoder = msgspec.msgpack.Decoder(list[tuple[str, bytes]])
+_KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
+_IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL,
     marker INTEGER NOT NULL,  -- 1: a cycle marker, to be sent to every partition
-    key BLOB,
-    value BLOB NOT NULL,
-    headers BLOB,
-    ts_ms INTEGER NOT NULL,
-    size INTEGER NOT NULL
+    n INTEGER NOT NULL,       -- messages in body
+    size INTEGER NOT NULL,    -- their key + value bytes
+    ts_ms INTEGER NOT NULL,   -- when appended (the messages' Kafka timestamp)
+    body BLOB NOT NULL        -- msgpack [[topic, key, value, headers], ...]
 )
 """
+# One row per append (a device's records, a marker): SQLite's per-row cost
+# (~20 us to insert, read and delete) is paid once per chunk, not per message.
 
 # topic, key, value, headers
 Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
+_body_encoder = msgspec.msgpack.Encoder()
+_body_decoder = msgspec.msgpack.Decoder(
+    list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
+class Chunk:
+    """What one :meth:`Spool.append` (or :meth:`Spool.append_marker`) wrote."""
+
     seq: int
-    topic: str
     marker: bool
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
     ts_ms: int
+    messages: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
 
 
 @dataclass(slots=True)
@@ -129,7 +133,7 @@ class SpoolStore:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(_SCHEMA)
         self.depth, self.octets = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool"
+            "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool"
         ).fetchone()
         self._db = db
 
@@ -143,32 +147,31 @@ class SpoolStore:
             raise BusError(f"spool {self.path} is not open")
         return self._db
 
-    def append(
-        self, rows: Sequence[tuple[str, int, bytes | None, bytes, bytes | None, int, int]]
-    ) -> tuple[int, int]:
-        """Insert ``(topic, marker, key, value, headers, ts_ms, size)`` rows in
-        one transaction; drop the oldest past the bound.  Returns (dropped
-        messages, dropped bytes)."""
+    def append(self, messages: Sequence[Message], marker: bool, ts_ms: int) -> tuple[int, int]:
+        """Commit ``messages`` as one chunk; drop the oldest chunks past the
+        bound.  Returns (dropped messages, dropped bytes)."""
         db = self._conn()
-        added = sum(r[6] for r in rows)
+        size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
+        body = _body_encoder.encode(messages)
+        dropped = dropped_octets = 0
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT INTO spool (topic, marker, key, value, headers, ts_ms, size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
+            db.execute(
+                "INSERT INTO spool (marker, n, size, ts_ms, body) VALUES (?, ?, ?, ?, ?)",
+                (int(marker), len(messages), size, ts_ms, body),
             )
-            self.depth += len(rows)
-            self.octets += added
-            dropped = dropped_octets = 0
+            self.depth += len(messages)
+            self.octets += size
             while self.octets > self.max_octets:
                 excess = self.octets - self.max_octets
-                cut, n, got = 0, 0, 0
-                for seq, size in db.execute("SELECT seq, size FROM spool ORDER BY seq LIMIT 10000"):
-                    cut, n, got = seq, n + 1, got + size
+                cut = n = got = 0
+                for seq, cn, csize in db.execute(
+                    "SELECT seq, n, size FROM spool ORDER BY seq LIMIT 10000"
+                ):
+                    cut, n, got = seq, n + cn, got + csize
                     if got >= excess:
                         break
-                if not n:
+                if not cut:
                     break
                 db.execute("DELETE FROM spool WHERE seq <= ?", (cut,))
                 self.depth -= n
@@ -177,24 +180,32 @@ class SpoolStore:
                 dropped_octets += got
         return dropped, dropped_octets
 
-    def read(self, limit: int) -> list[Row]:
-        return [
-            Row(seq, topic, bool(marker), key, value, _headers_decoder.decode(h) if h else [], ts)
-            for seq, topic, marker, key, value, h, ts in self._conn().execute(
-                "SELECT seq, topic, marker, key, value, headers, ts_ms FROM spool "
-                "ORDER BY seq LIMIT ?",
-                (limit,),
-            )
-        ]
+    def read_after(self, after: int, limit: int) -> list[Chunk]:
+        """Chunks after sequence number ``after``, oldest first, until they hold
+        ``limit`` messages (at least one chunk)."""
+        out: list[Chunk] = []
+        n = 0
+        for seq, marker, cn, ts, body in self._conn().execute(
+            "SELECT seq, marker, n, ts_ms, body FROM spool WHERE seq > ? ORDER BY seq", (after,)
+        ):
+            out.append(Chunk(seq, bool(marker), ts, _body_decoder.decode(body)))
+            n += cn
+            if n >= limit:
+                break
+        return out
+
+    def read(self, limit: int) -> list[Chunk]:
+        return self.read_after(0, limit)
 
     def delete_through(self, seq: int) -> None:
-        """Delete every message up to ``seq`` (those the drop may already have taken
+        """Delete every chunk up to ``seq`` (those the drop may already have taken
         are simply gone)."""
         db = self._conn()
         with db:
             db.execute("BEGIN IMMEDIATE")
             n, size = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool WHERE seq <= ?", (seq,)
+                "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool WHERE seq <= ?",
+                (seq,),
             ).fetchone()
             db.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
         self.depth -= n
@@ -270,6 +281,7 @@ class Spool(AsyncService):
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._partitions: dict[str, int] = {}
+        self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
         self._quiet = QuietKafkaLogs()
         self._down_since: float | None = None
         self._down_retries = 0
@@ -355,37 +367,22 @@ class Spool(AsyncService):
     async def append(self, messages: Sequence[Message]) -> None:
         """Spool ``(topic, key, value, headers)`` messages, in order; returns once
         they are in the file.  Never waits for the broker."""
-        now = int(time.time() * 1000)
-        rows = [
-            (
-                topic,
-                0,
-                key,
-                value,
-                _headers_codec.encode(list(headers)) if headers else None,
-                now,
-                len(value) + (len(key) if key else 0),
-            )
-            for topic, key, value, headers in messages
-        ]
-        await self._append(rows)
+        if messages:
+            await self._append(messages, False)
 
     async def append_marker(self, topic: str, marker: CycleComplete) -> None:
         """Spool ``marker``, to be sent to every partition of ``topic`` after
         everything appended before it (``partition``/``partitions`` filled in
         when it is sent)."""
-        value = encode(marker)
-        now = int(time.time() * 1000)
-        await self._append([(topic, 1, None, value, None, now, len(value))])
+        await self._append([(topic, None, encode(marker), [])], True)
 
-    async def _append(
-        self, rows: list[tuple[str, int, bytes | None, bytes, bytes | None, int, int]]
-    ) -> None:
+    async def _append(self, messages: Sequence[Message], marker: bool) -> None:
+        now = int(time.time() * 1000)
         try:
-            dropped, dropped_octets = await self._run(self._store.append, rows)
+            dropped, dropped_octets = await self._run(self._store.append, messages, marker, now)
         except sqlite3.Error as exc:
             raise BusError(f"spool {self.path}: cannot append: {exc}") from exc
-        self.stats.appended += len(rows)
+        self.stats.appended += len(messages)
         self._sync_depth()
         if dropped:
             self.stats.dropped += dropped
@@ -413,23 +410,48 @@ class Spool(AsyncService):
     # --- draining -------------------------------------------------------------
 
     async def _drain(self) -> None:
+        """Read, submit, await acks, delete: up to :data:`_IN_FLIGHT` rounds are
+        submitted ahead of the oldest unacknowledged one (the producer keeps
+        them in order per partition); a failure anywhere restarts from the
+        oldest unacknowledged message."""
         failures = 0
+        timeout_s = self.settings.send_timeout_ms / 1000
+        inflight: deque[tuple[int, int, asyncio.Future[Any]]] = deque()  # last seq, n, acks
+        cursor = 0  # last seq submitted
         while True:
-            rows: list[Row] = await self._run(self._store.read, self.settings.drain_batch)
-            if not rows:
-                self._dropping = False
-                if self._stopping:
-                    self._progress.set()
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
+            self._wake.clear()
             t0 = time.monotonic()
             try:
-                async with asyncio.timeout(self.settings.send_timeout_ms / 1000):
-                    sent = await self._send_round(rows)
-            except (BusError, TimeoutError, OSError) as exc:
+                while len(inflight) < _IN_FLIGHT:
+                    rows: list[Chunk] = await self._run(
+                        self._store.read_after, cursor, self.settings.drain_batch
+                    )
+                    if not rows:
+                        break
+                    async with asyncio.timeout(timeout_s):
+                        n, acks = await self._submit_round(rows)
+                    inflight.append((rows[-1].seq, n, acks))
+                    cursor = rows[-1].seq
+                if not inflight:
+                    self._dropping = False
+                    if self._stopping:
+                        self._progress.set()
+                        return
+                    await self._wake.wait()
+                    continue
+                seq, n, acks = inflight[0]
+                async with asyncio.timeout(timeout_s):
+                    await acks
+            except Exception as exc:
+                if not isinstance(exc, (BusError, TimeoutError, OSError)):
+                    log.exception("spool %s: drain round failed", self.path)
                 failures += 1
+                for _, _, f in inflight:
+                    f.cancel()
+                    with contextlib.suppress(BaseException):
+                        await f
+                inflight.clear()
+                cursor = 0
                 self._failed(exc, time.monotonic() - t0)
                 with contextlib.suppress(Exception):
                     await (getattr(self.producer, "abort", None) or self.producer.stop)()
@@ -438,15 +460,16 @@ class Spool(AsyncService):
                 await asyncio.sleep(_BACKOFF_S[min(failures - 1, len(_BACKOFF_S) - 1)])
                 continue
             failures = 0
-            await self._run(self._store.delete_through, rows[-1].seq)
-            self.stats.sent += sent
+            inflight.popleft()
+            await self._run(self._store.delete_through, seq)
+            self.stats.sent += n
             self._sync_depth()
             self._up()
             self._progress.set()
 
-    async def _send_round(self, rows: list[Row]) -> int:
-        """Send ``rows`` (keyed by partition, markers to every partition) and
-        wait for every acknowledgement; returns messages sent."""
+    async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
+        """Queue ``rows`` (keyed by partition, markers to every partition) on the
+        producer, in order; returns how many messages and a future of their acks."""
         if not self._started:
             await self.producer.start()
             self._started = True
@@ -454,29 +477,46 @@ class Spool(AsyncService):
             tuple[str, int], list[tuple[bytes | None, bytes, list[tuple[str, bytes]], int | None]]
         ] = {}
         n = 0
-        for r in rows:
-            parts = self._partitions.get(r.topic)
-            if parts is None:
-                parts = self._partitions[r.topic] = await self.producer.ensure_topic(r.topic)
-            if r.marker:
-                m = decode(r.value)
-                assert isinstance(m, CycleComplete)
-                for p in range(parts):
-                    copy = msgspec.structs.replace(m, partition=p, partitions=parts)
-                    hdr = [(RECORD_ID_HEADER, record_id(copy).encode())]
-                    groups.setdefault((r.topic, p), []).append((None, encode(copy), hdr, r.ts_ms))
-                    n += 1
-            else:
-                p = partition_for(r.key, parts) if r.key is not None else r.seq % parts
-                groups.setdefault((r.topic, p), []).append((r.key, r.value, r.headers, r.ts_ms))
+        keys = self._keys
+        for c in rows:
+            ts = c.ts_ms
+            for topic, key, value, headers in c.messages:
+                parts = self._partitions.get(topic)
+                if parts is None:
+                    parts = self._partitions[topic] = await self.producer.ensure_topic(topic)
+                if c.marker:
+                    m = decode(value)
+                    assert isinstance(m, CycleComplete)
+                    for p in range(parts):
+                        copy = msgspec.structs.replace(m, partition=p, partitions=parts)
+                        hdr = [(RECORD_ID_HEADER, record_id(copy).encode())]
+                        groups.setdefault((topic, p), []).append((None, encode(copy), hdr, ts))
+                        n += 1
+                    continue
+                if key is None:
+                    p = (c.seq + n) % parts
+                else:
+                    cache = keys.get(parts)
+                    if cache is None:
+                        cache = keys[parts] = {}
+                    p = cache.get(key, -1)
+                    if p < 0:
+                        if len(cache) > _KEY_CACHE:
+                            cache.clear()
+                        p = cache[key] = partition_for(key, parts)
+                g = groups.get((topic, p))
+                if g is None:
+                    g = groups[(topic, p)] = []
+                g.append((key, value, headers, ts))
                 n += 1
         batches = [(t, p, msgs) for (t, p), msgs in groups.items()]
-        send_batches = getattr(self.producer, "send_batches", None)
-        if send_batches is not None:
-            await send_batches(batches)
-        else:
-            await _send_generic(self.producer, batches)
-        return n
+        submit = getattr(self.producer, "submit_batches", None)
+        if submit is not None:
+            return n, await submit(batches)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await _send_generic(self.producer, batches)
+        done.set_result(None)
+        return n, done
 
     def _failed(self, exc: BaseException, took_s: float) -> None:
         self.stats.retries += 1

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class FakeProducer:
-    """send_batches that records what it got; ``down`` makes rounds fail,
+    """submit_batches that records what it got; ``down`` makes rounds fail,
     ``frozen`` makes them hang (a SIGSTOPped broker)."""
 
     def __init__(self) -> None:
@@ -51,15 +51,18 @@ class FakeProducer:
     async def ensure_topic(self, topic: str) -> int:
         return PARTS
 
-    async def send_batches(
+    async def submit_batches(
         self, batches: Sequence[tuple[str, int, Sequence[tuple[Any, bytes, Any, Any]]]]
-    ) -> None:
+    ) -> asyncio.Future[None]:
+        acks: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.frozen:
-            await asyncio.Event().wait()
+            return acks  # never acknowledged
         if self.down:
             raise BusError("NodeNotReady")
         for topic, p, msgs in batches:
             self.got.setdefault((topic, p), []).extend(m[1] for m in msgs)
+        acks.set_result(None)
+        return acks
 
     def all(self) -> list[bytes]:
         return [v for vs in self.got.values() for v in vs]
@@ -211,7 +214,7 @@ async def test_full_spool_drops_oldest_and_counts(
     assert sum("dropping the oldest" in r.getMessage() for r in caplog.records) == 1
     store = SpoolStore(path, 10_010)
     store.open()
-    assert [r.value[:4] for r in store.read(100)] == [b"%04d" % i for i in range(90, 100)]
+    assert [c.messages[0][2][:4] for c in store.read(100)] == [b"%04d" % i for i in range(90, 100)]
     store.close()
 
 
