@@ -54,11 +54,12 @@ _NO_ASSIGNMENT_POLL_S = 0.1  # how often a group-less consumer looks for matchin
 _CLOSE_S = 5.0  # longest wait to close an aiokafka producer that cannot flush
 
 
-async def _close_producer(producer: AIOKafkaProducer, timeout_s: float) -> None:
-    """Stop ``producer``; past ``timeout_s`` (its flush waits on a dead broker
-    with no deadline) fail what it still holds and tear it down."""
+async def _close_producer(producer: AIOKafkaProducer, graceful_s: float, timeout_s: float) -> None:
+    """Stop ``producer``; past ``graceful_s`` (its flush waits on a dead broker
+    with no deadline) abandon what it still holds and tear it down, each step
+    within ``timeout_s``."""
     try:
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(graceful_s):
             await producer.stop()
         return
     except TimeoutError:
@@ -66,8 +67,8 @@ async def _close_producer(producer: AIOKafkaProducer, timeout_s: float) -> None:
     except Exception as exc:
         log.debug("kafka: producer stop failed: %s", exc)
     # aiokafka's stop() was cancelled after marking itself closed: finish the job.
-    with contextlib.suppress(Exception):
-        producer._message_accumulator.fail_all(KafkaError("producer closed"))
+    # Batches it still held are abandoned (their futures never complete; our
+    # callers stopped waiting for them already).
     with contextlib.suppress(Exception):
         async with asyncio.timeout(timeout_s):
             if producer._sender is not None:
@@ -241,7 +242,8 @@ class KafkaProducer(AsyncService):
         self._pending.clear()
         self._failed.clear()
         if producer is not None:
-            await _close_producer(producer, _CLOSE_S)
+            # Nothing left worth waiting for: a short graceful attempt, then teardown.
+            await _close_producer(producer, 0.5, _CLOSE_S)
         if admin is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_CLOSE_S):
