@@ -525,6 +525,7 @@ class Spool(AsyncService):
             self._down_retries = 0
             self._down_dropped = 0
             self._quiet_before = self._quiet.suppressed
+            self._appended_before = self.stats.appended
             why = (
                 "no acknowledgement within the send timeout"
                 if isinstance(exc, TimeoutError)
@@ -544,18 +545,31 @@ class Spool(AsyncService):
         if self.stats.broker_up is False and self._down_since is not None:
             log.warning(
                 "bus: broker reachable again after %.1f s (%d failed rounds, %d aiokafka "
-                "log lines suppressed, %d messages dropped from the full spool); draining "
-                "%d spooled messages",
+                "log lines suppressed); %d messages spooled meanwhile, %d dropped from the "
+                "full spool, %d still to send",
                 time.monotonic() - self._down_since,
                 self._down_retries,
                 self._quiet.suppressed - self._quiet_before,
+                self.stats.appended - self._appended_before,
                 self._down_dropped,
                 self.stats.depth,
             )
             self._down_since = None
+            self._recovering_since = time.monotonic()
+            self._sent_before = self.stats.sent
+        elif self._recovering_since is not None and self.stats.depth == 0:
+            log.info(
+                "bus: spool drained: %d messages sent in %.1f s since the broker came back",
+                self.stats.sent - self._sent_before,
+                time.monotonic() - self._recovering_since,
+            )
+            self._recovering_since = None
         self.stats.broker_up = True
 
     _quiet_before = 0
+    _appended_before = 0
+    _sent_before = 0
+    _recovering_since: float | None = None
 
 
 async def _send_generic(
