@@ -56,6 +56,10 @@ repeated failures; 0 from collectors that predate it), ``records``,
 
 Serialisation is JSON via msgspec: field order is the declaration order, so
 the same record always encodes to the same bytes.
+
+Every message also carries a header ``netfeed-id`` (:data:`RECORD_ID_HEADER`):
+:func:`record_id` of the message, stable across retries and distinct across
+rows, for consumers to drop the duplicates that at-least-once delivery makes.
 """
 
 from __future__ import annotations
