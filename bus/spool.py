@@ -18,8 +18,9 @@ Guarantees:
   partition (the key's partition by :func:`bus.partitioner.partition_for`,
   Kafka's default murmur2 partitioner, so keyed order is the same as with
   per-message sends).  A cycle marker appended with :meth:`Spool.append_marker`
-  after its records is sent to *every* partition after them: the marker
-  still follows its records.
+  after its records is sent to *every* partition after them, and only once
+  everything before it was acknowledged: the marker still follows its
+  records, also when a round before it had to be retried.
 - **Delivery**: at least once.  Messages are deleted only after the broker
   acknowledged every message of the round that carried them; a round that
   failed (or was interrupted by a stop or a kill) is sent again, whole, so a
@@ -412,21 +413,31 @@ class Spool(AsyncService):
     async def _drain(self) -> None:
         """Read, submit, await acks, delete: up to :data:`_IN_FLIGHT` rounds are
         submitted ahead of the oldest unacknowledged one (the producer keeps
-        them in order per partition); a failure anywhere restarts from the
-        oldest unacknowledged message."""
+        them in order per partition), except that a round holding a marker
+        waits until every earlier round is acknowledged; a failure anywhere
+        restarts from the oldest unacknowledged message."""
         failures = 0
         timeout_s = self.settings.send_timeout_ms / 1000
         inflight: deque[tuple[int, int, asyncio.Future[Any]]] = deque()  # last seq, n, acks
         cursor = 0  # last seq submitted
+        held: list[Chunk] = []  # read, waiting for the rounds before it (a marker)
         while True:
             self._wake.clear()
             t0 = time.monotonic()
             try:
                 while len(inflight) < _IN_FLIGHT:
-                    rows: list[Chunk] = await self._run(
+                    rows: list[Chunk] = held or await self._run(
                         self._store.read_after, cursor, self.settings.drain_batch
                     )
+                    held = []
                     if not rows:
+                        break
+                    if inflight and any(c.marker for c in rows):
+                        # A marker goes out only once everything before it was
+                        # acknowledged: were an earlier round to fail after the
+                        # marker's round got through, a consumer would see the
+                        # marker before (the retry of) its records.
+                        held = rows
                         break
                     async with asyncio.timeout(timeout_s):
                         n, acks = await self._submit_round(rows)
@@ -451,6 +462,7 @@ class Spool(AsyncService):
                     with contextlib.suppress(BaseException):
                         await f
                 inflight.clear()
+                held = []
                 cursor = 0
                 self._failed(exc, time.monotonic() - t0)
                 with contextlib.suppress(Exception):
