@@ -192,7 +192,11 @@ async def outage(
             await asyncio.sleep(0.2)
         assert spool.stats.depth == 0, spool.stats
         assert spool.stats.dropped == 0
-    assert worst < 0.5, f"a publish waited {worst:.2f} s"
+    # Blocked on the broker would mean waiting out the outage (10-15 s here, a
+    # request timeout at least).  The bound leaves room for a machine so loaded
+    # that the event loop itself is descheduled for a while (seen: 2.8 s at a
+    # load average of ~450 on 2 cores); on a quiet machine it is milliseconds.
+    assert worst < 5, f"a publish waited {worst:.2f} s"
     msgs = await read_all(b, ids)
     check_delivery(msgs, ids, n)
     lines = [r.getMessage() for r in caplog.records if r.name == "bus.spool"]
@@ -294,3 +298,27 @@ def test_sigterm_with_broker_down_exits_in_time_and_spooled_data_is_sent_later(
         check_delivery(msgs, ids, 3)
 
     asyncio.run(restart())
+
+
+async def test_producer_stop_has_a_deadline_when_the_broker_is_frozen() -> None:
+    """KafkaProducer.stop() used to flush without a deadline (aiokafka retries a
+    batch for a broker that does not answer without end)."""
+    from bus.api import BusError
+
+    b = bus(f"stop{uuid.uuid4().hex[:8]}")
+    topic = topic_name(b.topic_prefix, "out", "interfaces")
+    producer = KafkaProducer(b, client_id="stopper")
+    await producer.start()
+    await producer.ensure_topic(topic)
+    await producer.send(topic, b"before", key=b"k")
+    await producer.flush()
+    pid = broker_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await producer.send(topic, b"during", key=b"k")
+        t0 = time.monotonic()
+        with pytest.raises(BusError, match="not every message was acknowledged"):
+            await producer.stop(timeout_s=2)
+        assert time.monotonic() - t0 < 10
+    finally:
+        os.kill(pid, signal.SIGCONT)
