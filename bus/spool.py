@@ -130,6 +130,9 @@ class SpoolStore:
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Chunks are tens of KB: big pages keep their overflow chains short
+        # (reads and deletes ~2x cheaper).  Takes effect when the file is created.
+        db.execute("PRAGMA page_size=65536")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(_SCHEMA)
