@@ -33,8 +33,9 @@ Guarantees:
   back): never silently.
 - **Broker state**: a round not acknowledged within ``send_timeout_ms`` (a
   stopped, unreachable or frozen broker) logs one warning with the spool's
-  depth; the first acknowledged round after it logs one line with the outage's
-  length, retries and drops.  aiokafka's own per-attempt warnings are
+  depth (and a status line every five minutes while it lasts); the first
+  acknowledged round after it logs one line with the outage's length,
+  retries, messages spooled meanwhile and drops.  aiokafka's own per-attempt warnings are
   rate-limited (:class:`QuietKafkaLogs`).
 - **Stop**: :meth:`Spool.stop` drains for at most ``stop_timeout_ms`` (less
   when the broker is known down), then stops the drainer and the producer
@@ -69,6 +70,7 @@ from bus.settings import SpoolSettings
 log = logging.getLogger(__name__)
 
 _KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
+_STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
 _SCHEMA = """
@@ -553,6 +555,18 @@ class Spool(AsyncService):
                 self.stats.depth,
                 self.stats.octets / 2**20,
             )
+            self._status_at = time.monotonic()
+        elif time.monotonic() - self._status_at >= _STATUS_EVERY_S:
+            self._status_at = time.monotonic()
+            log.warning(
+                "bus: broker still unreachable after %.0f s (%d failed rounds); spool holds "
+                "%d messages (%.1f MiB), %d dropped so far",
+                time.monotonic() - self._down_since,
+                self._down_retries,
+                self.stats.depth,
+                self.stats.octets / 2**20,
+                self._down_dropped,
+            )
         self._down_retries += 1
         self.stats.broker_up = False
 
@@ -582,6 +596,7 @@ class Spool(AsyncService):
         self.stats.broker_up = True
 
     _quiet_before = 0
+    _status_at = 0.0
     _appended_before = 0
     _sent_before = 0
     _recovering_since: float | None = None

@@ -290,3 +290,23 @@ def test_sigkill_mid_write_loses_no_committed_row(tmp_path: Path) -> None:
     values = prod.all()
     assert len(values) >= committed
     assert [int(v[:8]) for v in values] == list(range(len(values)))
+
+
+def test_spool_settings_are_checked_and_the_path_is_relative_to_the_config(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    from bus.configfile import SettingsError, load_bus_settings
+
+    (tmp_path / "netfeed.yaml").write_text(
+        yaml.safe_dump({"bus": {"backend": "kafka", "spool": {"path": "../var/spool"}}})
+    )
+    assert load_bus_settings(tmp_path).spool.path == tmp_path.parent / "var" / "spool"
+    (tmp_path / "netfeed.yaml").write_text(
+        yaml.safe_dump({"bus": {"spool": {"max_octets": 10, "drain_batch": 0}}})
+    )
+    with pytest.raises(SettingsError) as err:
+        load_bus_settings(tmp_path)
+    text = "\n".join(err.value.problems)
+    assert "bus.spool.max_octets" in text and "bus.spool.drain_batch" in text
