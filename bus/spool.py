@@ -54,7 +54,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,14 +120,32 @@ class SpoolStats:
 
 
 class SpoolStore:
-    """The SQLite file; blocking calls, used from one thread at a time."""
+    """The SQLite file; blocking calls, used from one thread at a time.
 
-    def __init__(self, path: Path, max_octets: int) -> None:
+    The newest chunks appended by this process are also kept in memory (up to
+    ``cache_octets``): a drainer that keeps up reads them from there, not back
+    from the file.  Every chunk after ``_floor - 1`` that is in the file is in
+    the cache (older ones, and ones evicted, are read from the file)."""
+
+    def __init__(self, path: Path, max_octets: int, cache_octets: int = 64 << 20) -> None:
         self.path = path
         self.max_octets = max_octets
         self.depth = 0
         self.octets = 0
         self._db: sqlite3.Connection | None = None
+        self._cache: OrderedDict[int, tuple[Chunk, int]] = OrderedDict()  # seq -> chunk, size
+        self._cache_octets = 0
+        self._cache_max = cache_octets
+        self._floor: int | None = None  # cache complete for seq >= floor
+
+    def _uncache_through(self, seq: int) -> None:
+        cache = self._cache
+        while cache:
+            first = next(iter(cache))
+            if first > seq:
+                break
+            _, size = cache.pop(first)
+            self._cache_octets -= size
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,31 +177,44 @@ class SpoolStore:
         db = self._conn()
         size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
         body = _body_encoder.encode(messages)
-        dropped = dropped_octets = 0
+        dropped = dropped_octets = last_cut = 0
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute(
+            cur = db.execute(
                 "INSERT INTO spool (marker, n, size, ts_ms, body) VALUES (?, ?, ?, ?, ?)",
                 (int(marker), len(messages), size, ts_ms, body),
             )
+            seq = cur.lastrowid
             self.depth += len(messages)
             self.octets += size
             while self.octets > self.max_octets:
                 excess = self.octets - self.max_octets
                 cut = n = got = 0
-                for seq, cn, csize in db.execute(
+                for oldest, cn, csize in db.execute(
                     "SELECT seq, n, size FROM spool ORDER BY seq LIMIT 10000"
                 ):
-                    cut, n, got = seq, n + cn, got + csize
+                    cut, n, got = oldest, n + cn, got + csize
                     if got >= excess:
                         break
                 if not cut:
                     break
                 db.execute("DELETE FROM spool WHERE seq <= ?", (cut,))
+                self._uncache_through(cut)
+                last_cut = cut
                 self.depth -= n
                 self.octets -= got
                 dropped += n
                 dropped_octets += got
+        assert seq is not None
+        if self._floor is None:
+            self._floor = seq  # every chunk from here on passes through the cache
+        if seq > last_cut:  # (not dropped at once by its own append)
+            self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)  # type: ignore[arg-type]
+            self._cache_octets += size
+        while self._cache_octets > self._cache_max and self._cache:
+            first, (_, csize) = self._cache.popitem(last=False)
+            self._cache_octets -= csize
+            self._floor = first + 1  # chunks up to it are read from the file again
         return dropped, dropped_octets
 
     def read_after(self, after: int, limit: int) -> list[Chunk]:
@@ -191,6 +222,15 @@ class SpoolStore:
         ``limit`` messages (at least one chunk)."""
         out: list[Chunk] = []
         n = 0
+        if self._floor is not None and after >= self._floor - 1:
+            for seq, (chunk, _) in self._cache.items():
+                if seq <= after:
+                    continue
+                out.append(chunk)
+                n += len(chunk.messages)
+                if n >= limit:
+                    break
+            return out
         for seq, marker, cn, ts, body in self._conn().execute(
             "SELECT seq, marker, n, ts_ms, body FROM spool WHERE seq > ? ORDER BY seq", (after,)
         ):
@@ -214,6 +254,7 @@ class SpoolStore:
                 (seq,),
             ).fetchone()
             db.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
+        self._uncache_through(seq)
         self.depth -= n
         self.octets -= size
 

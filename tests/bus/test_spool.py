@@ -310,3 +310,35 @@ def test_spool_settings_are_checked_and_the_path_is_relative_to_the_config(
         load_bus_settings(tmp_path)
     text = "\n".join(err.value.problems)
     assert "bus.spool.max_octets" in text and "bus.spool.drain_batch" in text
+
+
+async def test_memory_cache_eviction_and_drops_keep_order_and_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    """The newest chunks are read from memory; evicted ones (a small cache here)
+    and ones before a restart come from the file: the order is the same."""
+    prod = FakeProducer()
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(settings(tmp_path, drain_batch=5), path, prod)
+    spool._store = SpoolStore(path, spool.settings.max_octets, cache_octets=3_000)
+    async with spool:
+        for i in range(40):  # drained as they come (cache)
+            await spool.append([("t", b"k", b"%04d" % i + b"z" * 496, [])])
+            if i % 7 == 0:
+                await asyncio.sleep(0.01)
+        await wait_for(lambda: spool.stats.depth == 0)
+        prod.down = True
+        for i in range(40, 100):  # a backlog bigger than the cache
+            await spool.append([("t", b"k", b"%04d" % i + b"z" * 496, [])])
+        await wait_for(lambda: spool.stats.broker_up is False)
+        prod.down = False
+        for i in range(100, 120):  # appended while the backlog drains
+            await spool.append([("t", b"k", b"%04d" % i + b"z" * 496, [])])
+        await wait_for(lambda: spool.stats.depth == 0)
+    values = [int(v[:4]) for v in prod.all()]
+    assert sorted(set(values)) == list(range(120))
+    firsts: list[int] = []
+    for v in values:
+        if v not in firsts:
+            firsts.append(v)
+    assert firsts == list(range(120))
