@@ -30,12 +30,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import create_conn
 from aiokafka.errors import (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
     CommitFailedError,
     IllegalStateError,
     InvalidSessionTimeoutError,
     KafkaError,
     RebalanceInProgressError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
 )
 from aiokafka.helpers import create_ssl_context
 
@@ -82,7 +87,8 @@ def _client_kwargs(k: KafkaSettings, client_id: str) -> dict[str, Any]:
     """Connection settings shared by producer, consumer and admin client.
 
     The SASL password is read here, at connect time, and handed only to
-    aiokafka; it is never stored on our objects or logged.
+    aiokafka; it is never stored on our objects or logged.  TLS files that
+    cannot be loaded raise :class:`BusError` naming the setting.
     """
     sec = k.security
     kw: dict[str, Any] = {
@@ -91,21 +97,83 @@ def _client_kwargs(k: KafkaSettings, client_id: str) -> dict[str, Any]:
         "request_timeout_ms": k.request_timeout_ms,
         "security_protocol": sec.protocol,
     }
-    if sec.protocol in ("SSL", "SASL_SSL"):
-        ctx: ssl.SSLContext = create_ssl_context(
-            cafile=str(sec.ssl_cafile) if sec.ssl_cafile else None,
-            certfile=str(sec.ssl_certfile) if sec.ssl_certfile else None,
-            keyfile=str(sec.ssl_keyfile) if sec.ssl_keyfile else None,
-        )
+    if sec.uses_ssl:
+        try:
+            ctx: ssl.SSLContext = create_ssl_context(
+                cafile=str(sec.ssl_cafile) if sec.ssl_cafile else None,
+                certfile=str(sec.ssl_certfile) if sec.ssl_certfile else None,
+                keyfile=str(sec.ssl_keyfile) if sec.ssl_keyfile else None,
+            )
+        except OSError as exc:  # ssl.SSLError too: a file that is no PEM, a key not matching
+            files = ", ".join(
+                f"kafka.security.{name}={path}"
+                for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+                if (path := getattr(sec, name)) is not None
+            )
+            raise BusError(
+                f"kafka {k.bootstrap_servers} ({sec.protocol}): cannot load TLS files "
+                f"({files or 'system CAs'}): {exc.strerror or exc}"
+            ) from exc
+        if not sec.ssl_check_hostname:
+            ctx.check_hostname = False
         kw["ssl_context"] = ctx
-    if sec.protocol.startswith("SASL_"):
-        kw["sasl_mechanism"] = sec.sasl_mechanism or "PLAIN"
+    if sec.uses_sasl:
+        kw["sasl_mechanism"] = sec.sasl_mechanism
         kw["sasl_plain_username"] = sec.sasl_username
         try:
             kw["sasl_plain_password"] = sec.sasl_password.reveal() if sec.sasl_password else None
         except SecretError as exc:
-            raise BusError(f"kafka {k.bootstrap_servers}: {exc}") from exc
+            raise BusError(
+                f"kafka {k.bootstrap_servers}: kafka.security.sasl_password: {exc}"
+            ) from exc
     return kw
+
+
+async def _security_failure(k: KafkaSettings) -> BusError | None:
+    """Why a TLS or SASL client could not start, if the reason is one no retry cures.
+
+    aiokafka logs the cause of a failed bootstrap (a certificate not trusted,
+    credentials refused) and raises only "Unable to bootstrap".  One direct
+    connection to the first bootstrap server, with the same settings, recovers
+    the cause.  The message names the listener, protocol, mechanism and user,
+    never the password.
+    """
+    sec = k.security
+    if sec.protocol == "PLAINTEXT":
+        return None
+    server = k.bootstrap_servers.split(",")[0].strip()
+    host, _, port = server.rpartition(":")
+    kw = _client_kwargs(k, "netfeed-diagnosis")
+    conn_kw = {name: v for name, v in kw.items() if name != "bootstrap_servers"}
+    where = f"kafka {server} ({sec.protocol}"
+    where += f", SASL {sec.sasl_mechanism} as user {sec.sasl_username!r})" if sec.uses_sasl else ")"
+    try:
+        async with asyncio.timeout(k.request_timeout_ms / 1000):
+            conn = await create_conn(host.strip("[]"), int(port or 9092), **conn_kw)
+        conn.close()
+    except ssl.SSLCertVerificationError as exc:
+        trust = f"kafka.security.ssl_cafile={sec.ssl_cafile}" if sec.ssl_cafile else "system CAs"
+        return BusError(
+            f"{where}: TLS: the broker's certificate is not accepted "
+            f"({exc.verify_message}; trusted: {trust}"
+            + ("" if sec.ssl_check_hostname else ", host name not checked")
+            + ")"
+        )
+    except ssl.SSLError as exc:
+        return BusError(f"{where}: TLS handshake failed: {exc.reason or exc}")
+    except (UnsupportedSaslMechanismError, AuthenticationMethodNotSupported) as exc:
+        return BusError(
+            f"{where}: the listener does not offer SASL {sec.sasl_mechanism} "
+            f"({type(exc).__name__}); check kafka.security.sasl_mechanism"
+        )
+    except (AuthenticationFailedError, SaslAuthenticationFailed) as exc:
+        return BusError(
+            f"{where}: login refused ({type(exc).__name__}: {exc}); check "
+            "kafka.security.sasl_username, sasl_password and sasl_mechanism"
+        )
+    except (KafkaError, OSError, TimeoutError, ValueError):
+        return None  # unreachable or starting: the caller's retries handle it
+    return None
 
 
 async def _start_bounded(make: Callable[[], Any], k: KafkaSettings, what: str) -> Any:
@@ -128,6 +196,8 @@ async def _start_bounded(make: Callable[[], Any], k: KafkaSettings, what: str) -
                 await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
             if not isinstance(exc, (KafkaError, OSError, TimeoutError)):
                 raise
+            if (refused := await _security_failure(k)) is not None:
+                raise refused from None
             last = exc
         if time.monotonic() + 0.5 >= deadline:
             raise BusError(

@@ -52,15 +52,93 @@ class EmbeddedSettings(_Strict):
 
 
 class KafkaSecurity(_Strict):
-    """Passed through to aiokafka; passwords by reference only."""
+    """How clients reach the brokers (``bus.kafka.security``); passed to aiokafka.
+
+    ``protocol`` is Kafka's ``security.protocol``.  The SASL ones need a
+    ``sasl_mechanism``, ``sasl_username`` and ``sasl_password``; the password is
+    a reference (``env:NAME`` or ``file:PATH``) read only when connecting and
+    never logged.  The SSL ones verify the brokers' certificates against
+    ``ssl_cafile`` (a PEM bundle) or, without it, the system's CAs, and their
+    host names unless ``ssl_check_hostname`` is false; ``ssl_certfile`` (with
+    ``ssl_keyfile`` unless the key is in it) is a client certificate for
+    brokers that ask for one.  Relative paths are taken from the config folder.
+    """
 
     protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
+    sasl_username: str | None = Field(None, min_length=1)
     sasl_password: SecretRef | None = None
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecurity:
+        p = self.protocol
+        if self.uses_sasl:
+            missing = [
+                f"kafka.security.{name}"
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)} required with kafka.security.protocol {p}"
+                    + (
+                        " (sasl_password as env:NAME or file:PATH)"
+                        if "kafka.security.sasl_password" in missing
+                        else ""
+                    )
+                )
+        else:
+            stray = [
+                f"kafka.security.{name}"
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is not None
+            ]
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)} set but kafka.security.protocol {p} does not use "
+                    "SASL (SASL_PLAINTEXT or SASL_SSL do)"
+                )
+        if not self.uses_ssl:
+            stray = [
+                f"kafka.security.{name}"
+                for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+                if getattr(self, name) is not None
+            ]
+            if not self.ssl_check_hostname:
+                stray.append("kafka.security.ssl_check_hostname")
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)} set but kafka.security.protocol {p} does not use "
+                    "TLS (SSL or SASL_SSL do)"
+                )
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError(
+                "kafka.security.ssl_keyfile needs kafka.security.ssl_certfile "
+                "(the client certificate it belongs to)"
+            )
+        return self
+
+    def relative_to(self, base: Path) -> KafkaSecurity:
+        """The same settings with relative ``ssl_*`` paths taken from ``base``."""
+        return self.model_copy(
+            update={
+                name: base / path
+                for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+                if (path := getattr(self, name)) is not None and not path.is_absolute()
+            }
+        )
 
 
 class KafkaSettings(_Strict):

@@ -28,7 +28,10 @@ Guarantees a driver gives the core:
   and records read before the problem are kept and marked partial;
 - a poll ends by the device's own deadline;
 - secrets are revealed only to talk to the device, never put in errors,
-  logs or records.
+  logs or records;
+- :meth:`Driver.retain` forgets devices no longer configured: whatever the
+  driver keeps per device (sessions, locks, backoff state) for any other
+  device is released, so a removed device holds no connection.
 """
 
 from __future__ import annotations
@@ -125,6 +128,12 @@ class Driver(AsyncService):
         """Problems with this driver's data (profiles ...) for ``netfeed validate``,
         each naming its file and key; nothing is opened or contacted."""
         return []
+
+    async def retain(self, device_ids: set[str]) -> None:
+        """Keep per-device state only for ``device_ids`` (the devices configured
+        now): close and forget what the driver holds for any other device.
+        Called by the core after a configuration change; never raises for a
+        device's problem.  Default: nothing (a driver without per-device state)."""
 
     async def poll(
         self, device: Device, dataset: str, scheduled_unix_ms: int, cycle_id: str

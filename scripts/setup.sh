@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh python   a virtualenv in .venv with netfeed and its test/dev extras,
 #                             at the versions in requirements.lock (scripts/lock updates it)
-#   scripts/setup.sh system   Java 17 and Maven (the test Kafka broker), net-snmp tools,
+#   scripts/setup.sh system   Java 17, Maven and openssl (the test Kafka broker), net-snmp tools,
 #                             netconfd + openssh-server (a real NETCONF server for tests)
 #   scripts/setup.sh all      both
 set -euo pipefail
@@ -15,6 +15,8 @@ system() {
     local missing=()
     command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || missing+=(maven)
+    # the test broker's SASL_SSL listener: its CA, certificate and password
+    command -v openssl >/dev/null || missing+=(openssl)
     command -v snmpget >/dev/null || missing+=(snmp)
     [[ -x /usr/sbin/snmpd ]] || command -v snmpd >/dev/null || missing+=(snmpd)
     # a real NETCONF server for the tests: yuma123's netconfd behind a loopback sshd

@@ -144,6 +144,29 @@ class NetconfDriver(Driver):
         sessions, self.sessions = list(self.sessions.values()), {}
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
 
+    async def retain(self, device_ids: set[str]) -> None:
+        """Close the sessions of devices not in ``device_ids`` and forget their
+        locks, backoff and options (a poll of such a device later starts afresh).
+        A session being opened for such a device is waited for, then closed."""
+        known = set(self.sessions) | set(self._locks) | set(self._backoff) | set(self._opened_with)
+        gone = known - device_ids
+        await asyncio.gather(*(self._forget(d) for d in gone), return_exceptions=True)
+
+    async def _forget(self, device_id: str) -> None:
+        lock = self._locks.get(device_id)
+        if lock is None:
+            return await self._drop(device_id)
+        async with lock:  # not in the middle of opening its session
+            await self._drop(device_id)
+
+    async def _drop(self, device_id: str) -> None:
+        sess = self.sessions.pop(device_id, None)
+        self._locks.pop(device_id, None)
+        self._backoff.pop(device_id, None)
+        self._opened_with.pop(device_id, None)
+        if sess is not None:
+            await sess.close()
+
     # sessions ---------------------------------------------------------------
 
     def _delay(self, failures: int) -> float:
@@ -168,6 +191,11 @@ class NetconfDriver(Driver):
             connect_timeout_s=opts.connect_timeout_s,
             rpc_timeout_s=opts.rpc_timeout_s,
             max_reply_octets=opts.max_reply_octets,
+            private_key_passphrase=_reveal(
+                device, "private_key_passphrase", opts.private_key_passphrase
+            ),
+            keepalive_interval_s=opts.keepalive_interval_s,
+            keepalive_count_max=opts.keepalive_count_max,
         )
 
     async def session(self, device: Device, opts: NetconfOptions) -> NetconfSession:

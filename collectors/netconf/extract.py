@@ -131,11 +131,25 @@ def _read(src: XmlSource, data, entries, columns: Columns, scalars: dict[str, Va
     col: dict[str, Value] = {}
     for idx, el in entries(src.rows, src.key):
         v = _value(el, src.path)
-        if v is not None:
+        if v is None:
+            continue
+        if src.sum_over:
+            idx = "|".join(idx.split("|")[: -src.sum_over])
+            col[idx] = _add(col[idx], v) if idx in col else v
+        else:
             col[idx] = v
     if col:
         columns[sk] = col
     return len(col)
+
+
+def _add(have: Value, v: str) -> Value:
+    """Two raw texts of a summed column: their sum when both are integers, else
+    the first one."""
+    try:
+        return str(int(str(have)) + int(v))
+    except ValueError:
+        return have
 
 
 def build_records(

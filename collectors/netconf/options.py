@@ -1,10 +1,15 @@
 """NETCONF options of a device (``netconf:`` in defaults, groups, devices) and the
 driver's process-wide settings (``collector.drivers.netconf``).
 
-Secrets (``password``, ``private_key``) are references only (``env:NAME`` or
-``file:PATH``; a ``file:`` private key is the key file itself), revealed when a
-session is opened.  Host keys are checked against ``known_hosts`` (default
-``~/.ssh/known_hosts``) unless ``host_key_check: false``.
+Secrets (``password``, ``private_key``, ``private_key_passphrase``) are
+references only (``env:NAME`` or ``file:PATH``; a ``file:`` private key is the
+key file itself), revealed when a session is opened; the passphrase decrypts an
+encrypted private key.  SSH keepalives: every ``keepalive_interval_s`` seconds
+of silence (0: off) the client asks the server for an answer, and after
+``keepalive_count_max`` unanswered ones the session is dead (a peer gone
+silent is noticed between polls, not by the next poll's RPC timeout).
+Host keys are checked against ``known_hosts`` (default ``~/.ssh/known_hosts``)
+unless ``host_key_check: false``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class NetconfOptions(_Strict):
     rpc_timeout_s: float = Field(30.0, gt=0, le=600)
     device_deadline_s: float = Field(60.0, gt=0, le=1800)
     max_reply_octets: int = Field(64 * 1024 * 1024, ge=1024, le=1 << 31)
+    private_key_passphrase: SecretRef | None = None
+    keepalive_interval_s: float = Field(30.0, ge=0, le=3600)
+    keepalive_count_max: int = Field(3, ge=1, le=100)
 
     @model_validator(mode="after")
     def _credentials(self) -> NetconfOptions:
@@ -41,6 +49,8 @@ class NetconfOptions(_Strict):
             raise ValueError(
                 "netconf needs password or private_key (a secret reference: env:NAME or file:PATH)"
             )
+        if self.private_key_passphrase is not None and self.private_key is None:
+            raise ValueError("netconf private_key_passphrase is given without private_key")
         return self
 
 
@@ -57,6 +67,9 @@ class NetconfOverrides(_Strict):
     rpc_timeout_s: float | None = Field(None, gt=0, le=600)
     device_deadline_s: float | None = Field(None, gt=0, le=1800)
     max_reply_octets: int | None = Field(None, ge=1024, le=1 << 31)
+    private_key_passphrase: SecretRef | None = None
+    keepalive_interval_s: float | None = Field(None, ge=0, le=3600)
+    keepalive_count_max: int | None = Field(None, ge=1, le=100)
 
 
 class NetconfDriverSettings(_Strict):

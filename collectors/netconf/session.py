@@ -17,7 +17,10 @@ every RPC in flight with :class:`NetconfSessionError`; the caller opens a new
 session.  Secrets (password, private key) are given revealed by the caller
 and never appear in messages: errors name the user, host and port only.
 Host keys are checked against ``known_hosts`` unless ``host_key_check`` is
-false.
+false.  An encrypted private key is decrypted with ``private_key_passphrase``.
+SSH keepalives (``keepalive_interval_s``, 0: off; ``keepalive_count_max``
+unanswered ones) end a session whose peer went silent even while no RPC is in
+flight: ``alive`` turns False and ``failure`` says "not responding to keepalive".
 """
 
 from __future__ import annotations
@@ -171,6 +174,9 @@ class SessionParams:
     connect_timeout_s: float = 10.0
     rpc_timeout_s: float = 30.0
     max_reply_octets: int = 64 * 1024 * 1024
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    keepalive_interval_s: float = 30.0  # 0: no SSH keepalives
+    keepalive_count_max: int = 3
 
     @property
     def where(self) -> str:
@@ -264,8 +270,17 @@ class NetconfSession:
         keys: list[asyncssh.SSHKey] = []
         if p.private_key is not None:
             try:
-                keys = [asyncssh.import_private_key(p.private_key)]
-            except (asyncssh.KeyImportError, ValueError):
+                keys = [asyncssh.import_private_key(p.private_key, p.private_key_passphrase)]
+            except asyncssh.KeyEncryptionError:
+                raise NetconfAuthError(
+                    f"{p.where}: the private key could not be decrypted with "
+                    "private_key_passphrase (wrong passphrase?)"
+                ) from None
+            except (asyncssh.KeyImportError, ValueError) as exc:
+                if "Passphrase must be specified" in str(exc):
+                    raise NetconfAuthError(
+                        f"{p.where}: the private key is encrypted; give private_key_passphrase"
+                    ) from None
                 raise NetconfAuthError(
                     f"{p.where}: the private key is not a readable key"
                 ) from None
@@ -284,6 +299,8 @@ class NetconfSession:
                 if keys
                 else ("password", "keyboard-interactive"),
                 connect_timeout=p.connect_timeout_s,
+                keepalive_interval=p.keepalive_interval_s,
+                keepalive_count_max=p.keepalive_count_max,
             )
         except asyncssh.PermissionDenied:
             raise NetconfAuthError(
@@ -417,6 +434,12 @@ class NetconfSession:
             raise
         finally:
             self._pending.pop(mid, None)
+
+    async def wait_ended(self) -> None:
+        """Return once the session has ended (failed, lost or closed)."""
+        if self._task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._task)
 
     async def get(self, subtree: str | None = None, *, xpath: str | None = None) -> bytes:
         return await self.rpc(xpath_get(xpath) if xpath is not None else subtree_get(subtree))

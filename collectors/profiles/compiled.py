@@ -288,12 +288,14 @@ class XmlSource:
     rows: str | None
     key: tuple[str, ...]
     path: str
+    sum_over: int = 0  # entries keyed by the row index plus this many more parts, summed
 
     @property
     def source_key(self) -> str:
         if self.rows is None:
             return self.path
-        return f"{self.rows}[{','.join(self.key)}]/{self.path}"
+        total = f" sum_over {self.sum_over}" if self.sum_over else ""
+        return f"{self.rows}[{','.join(self.key)}]/{self.path}{total}"
 
 
 Enums = dict[str, dict[int | str, str | int | float]]
@@ -318,7 +320,8 @@ def _compile_field(
             conv = _with_regex(conv, re.compile(spec.regex))
         if spec.rows is not None:
             rows, key = spec.rows, tuple(spec.key or ())
-        xml = tuple(XmlSource(rows, key, p) for p in spec.path)
+        n = spec.sum_over or 0  # the schema allows it on joined paths only
+        xml = tuple(XmlSource(rows, key, p, n) for p in spec.path)
         return _Field(
             name,
             is_tag,

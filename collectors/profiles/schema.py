@@ -51,7 +51,10 @@ Field specs (``FieldSpec``), exactly one source each:
   (or the value of ``index_from``): a join by key (IOS-XR ``interfaces`` with
   ``interface-xr`` on interface-name, SR OS ``configure`` with ``state`` on
   port-id).  ``regex`` on a path field keeps its first group (no match: no
-  value) before ``type`` converts it.
+  value) before ``type`` converts it.  A joined path with ``sum_over: N``
+  sums over the list's entries whose key, less its last N parts, equals the
+  row's index (a per-address-family list read per peer: ``key: [vrf-name,
+  neighbor-id, afi-safi]``, ``sum_over: 1``); non-numbers: the first entry's.
 
 XML text is converted by ``type`` as: ``int``/``float`` (decimal text),
 ``text``, ``hex`` (a MAC or hex string, separators dropped, lowercase),
@@ -184,8 +187,14 @@ class FieldSpec(_Strict):
             raise ValueError("scale needs one entry, or one per path")
         for x in [*(self.path or []), *(self.key or []), *([self.rows] if self.rows else [])]:
             _check_xpath(x)
-        if self.sum_over is not None and (self.oid is None or self.subrows is not None):
-            raise ValueError("sum_over goes with oid, and not with subrows")
+        if self.sum_over is not None and self.path is not None:
+            if self.rows is None or len(self.key or []) <= self.sum_over:
+                raise ValueError(
+                    "sum_over with path needs a joined list (rows + key) whose key has "
+                    "more than sum_over parts"
+                )
+        elif self.sum_over is not None and (self.oid is None or self.subrows is not None):
+            raise ValueError("sum_over goes with oid (or a joined path), and not with subrows")
         for o in self.subrows or {}:
             if not _OID.match(o):
                 raise ValueError(f"subrows column {o!r} is not a dotted numeric OID")

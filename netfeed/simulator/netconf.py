@@ -2,10 +2,12 @@
 
 An in-process asyncssh server per device (one TCP port each, like the SNMP
 agents: ``port=0`` lets the OS pick one), a host key generated at start (its
-``known_hosts`` line: :meth:`NetconfAgent.known_hosts_line`), password
+``known_hosts`` line: :meth:`NetconfListener.known_hosts_line`), password
 authentication, the ``netconf`` SSH subsystem with base:1.0 (``]]>]]>``) and,
 unless ``chunked=False``, base:1.1 (RFC 6242 chunked) framing as the hellos
-decide.
+decide.  :class:`NetconfListener` is that server without replies (the test
+suite's recorded-reply server builds on it too); :class:`NetconfAgent` adds
+the device's.
 
 Replies are generated from the same :class:`~netfeed.simulator.device.SimulatedDevice`
 state the SNMP agent serves (names, speeds, statuses, 64-bit counters that
@@ -36,11 +38,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import itertools
 import re
 import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 from xml.sax.saxutils import escape
 
 import asyncssh
@@ -152,6 +156,30 @@ def _counters(i: Interface, t: float) -> dict[str, int]:
     }
 
 
+# ietf-interfaces statistics and openconfig-interfaces state/counters name
+# these leaves alike (openconfig took them from RFC 7223): leaf -> _counters key
+_MODEL_COUNTERS = (
+    ("in-octets", "in_octets"),
+    ("in-unicast-pkts", "in_ucast"),
+    ("in-broadcast-pkts", "in_bcast"),
+    ("in-multicast-pkts", "in_mcast"),
+    ("in-discards", "in_discards"),
+    ("in-errors", "in_errors"),
+    ("in-unknown-protos", "in_unknown"),
+    ("out-octets", "out_octets"),
+    ("out-unicast-pkts", "out_ucast"),
+    ("out-broadcast-pkts", "out_bcast"),
+    ("out-multicast-pkts", "out_mcast"),
+    ("out-discards", "out_discards"),
+    ("out-errors", "out_errors"),
+)
+
+
+def _model_counters(c: dict[str, int]) -> str:
+    """The counter leaves ietf-interfaces and openconfig-interfaces share."""
+    return "".join(f"<{leaf}>{c[key]}</{leaf}>" for leaf, key in _MODEL_COUNTERS)
+
+
 def junos_interfaces(device: SimulatedDevice, t: float) -> str:
     """``<interface-information>`` (``get-interface-information extensive``) at ``t``."""
     rows = []
@@ -207,21 +235,7 @@ def ietf_interfaces(device: SimulatedDevice, t: float) -> str:
             f"<if-index>{i.if_index}</if-index>"
             + (f"<phys-address>{_mac(i.mac)}</phys-address>" if i.mac else "")
             + f"<speed>{i.spec.speed_bps}</speed>"
-            "<statistics>"
-            f"<in-octets>{c['in_octets']}</in-octets>"
-            f"<in-unicast-pkts>{c['in_ucast']}</in-unicast-pkts>"
-            f"<in-broadcast-pkts>{c['in_bcast']}</in-broadcast-pkts>"
-            f"<in-multicast-pkts>{c['in_mcast']}</in-multicast-pkts>"
-            f"<in-discards>{c['in_discards']}</in-discards>"
-            f"<in-errors>{c['in_errors']}</in-errors>"
-            f"<in-unknown-protos>{c['in_unknown']}</in-unknown-protos>"
-            f"<out-octets>{c['out_octets']}</out-octets>"
-            f"<out-unicast-pkts>{c['out_ucast']}</out-unicast-pkts>"
-            f"<out-broadcast-pkts>{c['out_bcast']}</out-broadcast-pkts>"
-            f"<out-multicast-pkts>{c['out_mcast']}</out-multicast-pkts>"
-            f"<out-discards>{c['out_discards']}</out-discards>"
-            f"<out-errors>{c['out_errors']}</out-errors>"
-            "</statistics></interface>"
+            f"<statistics>{_model_counters(c)}</statistics></interface>"
         )
     return f'<interfaces xmlns="{IETF_IF_NS}">' + "".join(rows) + "</interfaces>"
 
@@ -263,21 +277,7 @@ def openconfig_interfaces(device: SimulatedDevice, t: float) -> str:
             f"<mtu>{i.spec.mtu}</mtu><ifindex>{i.if_index}</ifindex>"
             f"<admin-status>{_status(i.admin_up).upper()}</admin-status>"
             f"<oper-status>{_status(i.oper_up).upper()}</oper-status>"
-            "<counters>"
-            f"<in-octets>{c['in_octets']}</in-octets>"
-            f"<in-unicast-pkts>{c['in_ucast']}</in-unicast-pkts>"
-            f"<in-broadcast-pkts>{c['in_bcast']}</in-broadcast-pkts>"
-            f"<in-multicast-pkts>{c['in_mcast']}</in-multicast-pkts>"
-            f"<in-discards>{c['in_discards']}</in-discards>"
-            f"<in-errors>{c['in_errors']}</in-errors>"
-            f"<in-unknown-protos>{c['in_unknown']}</in-unknown-protos>"
-            f"<out-octets>{c['out_octets']}</out-octets>"
-            f"<out-unicast-pkts>{c['out_ucast']}</out-unicast-pkts>"
-            f"<out-broadcast-pkts>{c['out_bcast']}</out-broadcast-pkts>"
-            f"<out-multicast-pkts>{c['out_mcast']}</out-multicast-pkts>"
-            f"<out-discards>{c['out_discards']}</out-discards>"
-            f"<out-errors>{c['out_errors']}</out-errors>"
-            "</counters></state>" + eth + "</interface>"
+            f"<counters>{_model_counters(c)}</counters></state>" + eth + "</interface>"
         )
     return f'<interfaces xmlns="{OC_IF_NS}">' + "".join(rows) + "</interfaces>"
 
@@ -329,7 +329,208 @@ def rpc_error(tag: str, message: str) -> str:
     )
 
 
-class NetconfAgent:
+def frame(msg: bytes, chunked: bool) -> bytes:
+    """One message framed for the wire: RFC 6242 chunked, else ``]]>]]>``."""
+    return b"\n#%d\n%s\n##\n" % (len(msg), msg) if chunked else msg + EOM
+
+
+def message_id(msg: bytes) -> str:
+    """A request's ``message-id``, escaped for an attribute ("?" when it has none)."""
+    m = _MID.search(msg[:512])
+    return escape(m.group(1).decode("utf-8", "replace"), {'"': "&quot;"}) if m else "?"
+
+
+def rpc_reply(mid: str, body: str | bytes) -> bytes:
+    raw = body.encode() if isinstance(body, str) else body
+    return f'<rpc-reply message-id="{mid}" xmlns="{NC_BASE}">'.encode() + raw + b"</rpc-reply>"
+
+
+class NetconfListener:
+    """A NETCONF/SSH server on one TCP port: a host key generated at the first
+    start, password authentication (and public-key authentication for
+    ``authorized_key``), the ``netconf`` subsystem, the hello exchange and both
+    framings.  A subclass gives its ``capabilities`` and answers each request in
+    :meth:`answer`; ``<close-session>`` is answered here and ends the session.
+
+    ``sessions`` counts hello exchanges; the ``_connection_made`` /
+    ``_hello_received`` / ``_connection_lost`` hooks see each connection's stages.
+    """
+
+    def __init__(
+        self,
+        *,
+        username: str,
+        password: str,
+        chunked: bool = True,
+        authorized_key: asyncssh.SSHKey | None = None,
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.chunked = chunked
+        self.authorized_key = authorized_key
+        self.hello_delay_s = 0.0  # before the server's hello
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.sessions = 0
+        self.host_key: asyncssh.SSHKey | None = None
+        self._session_ids = itertools.count(1)
+        self._listener: asyncssh.SSHAcceptor | None = None
+        self._conns: set[asyncssh.SSHServerConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def capabilities(self) -> list[str]:
+        """The server's hello capabilities (base:1.0, and base:1.1 when chunked, first)."""
+        return [BASE_10, *([BASE_11] if self.chunked else [])]
+
+    def known_hosts_line(self) -> str:
+        """This server's ``known_hosts`` line (after :meth:`start`)."""
+        if self.host_key is None or not self.port:
+            raise RuntimeError("not started")
+        algo, blob = self.host_key.export_public_key("openssh").decode().split()[:2]
+        return f"[{self.host}]:{self.port} {algo} {blob}"
+
+    def _connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conns.add(conn)
+
+    def _connection_lost(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conns.discard(conn)
+
+    def _hello_received(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.sessions += 1
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        listener = self
+        if self.host_key is None:
+            self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+
+        class _Server(asyncssh.SSHServer):
+            def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+                self.conn = conn
+                listener._connection_made(conn)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                listener._connection_lost(self.conn)
+
+            def begin_auth(self, username: str) -> bool:
+                return True
+
+            def password_auth_supported(self) -> bool:
+                return True
+
+            def validate_password(self, username: str, password: str) -> bool:
+                return username == listener.username and password == listener.password
+
+            def public_key_auth_supported(self) -> bool:
+                return listener.authorized_key is not None
+
+            def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+                want = listener.authorized_key
+                return (
+                    want is not None
+                    and username == listener.username
+                    and key.public_data == want.public_data
+                )
+
+        async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
+            self._track(asyncio.current_task())
+            try:
+                await self._session(process)
+            except (asyncssh.Error, OSError, ValueError, asyncio.CancelledError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    process.exit(0)
+
+        self._listener = await asyncssh.listen(
+            host,
+            port,
+            server_host_keys=[self.host_key],
+            server_factory=_Server,
+            process_factory=handle,
+            encoding=None,
+            reuse_address=True,
+        )
+        self.host = host
+        self.port = self._listener.sockets[0].getsockname()[1]
+
+    def _track(self, task: asyncio.Task[None] | None) -> None:
+        """Cancel ``task`` on :meth:`stop` (it forgets itself when done)."""
+        assert task is not None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Stop listening and drop every session (idempotent; :meth:`start` again
+        listens anew, with the same host key)."""
+        if self._listener is not None:
+            self._listener.close()
+            with contextlib.suppress(Exception):
+                await self._listener.wait_closed()
+            self._listener = None
+        for conn in list(self._conns):
+            conn.abort()
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- the session ----------------------------------------------------------------
+
+    async def _session(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        if process.subsystem != "netconf":
+            process.exit(1)
+            return
+        conn = process.get_extra_info("connection")
+        if self.hello_delay_s:
+            await asyncio.sleep(self.hello_delay_s)
+        hello = (
+            f'<?xml version="1.0" encoding="UTF-8"?><hello xmlns="{NC_BASE}"><capabilities>'
+            + "".join(f"<capability>{escape(c)}</capability>" for c in self.capabilities)
+            + f"</capabilities><session-id>{next(self._session_ids)}</session-id></hello>"
+        )
+        process.stdout.write(hello.encode() + EOM)
+        deframer = _Deframer()
+        while True:
+            data = await process.stdin.read(65536)
+            if not data:
+                return
+            msgs = deframer.feed(data)
+            if msgs and deframer.hello_pending:
+                # the client's hello; requests read with it follow in the framing it picks
+                deframer.hello_pending = False
+                deframer.chunked = self.chunked and BASE_11.encode() in msgs[0]
+                self._hello_received(conn)
+                msgs = deframer.feed(b"")
+            for msg in msgs:
+                if b"<close-session" in msg or b":close-session" in msg:
+                    self._close_requested(msg)
+                    process.stdout.write(
+                        frame(rpc_reply(message_id(msg), "<ok/>"), deframer.chunked)
+                    )
+                    return
+                if not await self.answer(process, msg, deframer.chunked):
+                    return
+
+    def _close_requested(self, msg: bytes) -> None:
+        """A ``<close-session>`` arrived (it is answered ``<ok/>`` after this)."""
+
+    async def answer(
+        self, process: asyncssh.SSHServerProcess[bytes], msg: bytes, chunked: bool
+    ) -> bool:
+        """Answer one request (write the framed reply); False ends the session."""
+        raise NotImplementedError
+
+
+class NetconfAgent(NetconfListener):
     """Serves one :class:`SimulatedDevice` over NETCONF/SSH on ``host:port``.
 
     ``clock`` gives the read time of every reply (default ``time.time``).
@@ -348,27 +549,18 @@ class NetconfAgent:
         flavour = flavour or flavour_for(device)
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown flavour {flavour!r}; known: {', '.join(FLAVOURS)}")
+        super().__init__(username=username, password=password, chunked=chunked)
         self.device = device
-        self.username = username
-        self.password = password
         self.flavour = flavour
-        self.chunked = chunked
         self.clock = clock
         self.fault: str | None = None
         self.fault_delay_s = 0.0
-        self.host = "127.0.0.1"
-        self.port = 0
         self.requests = 0  # data RPCs answered or faulted
-        self.sessions = 0
-        self.host_key: asyncssh.SSHKey | None = None
-        self._listener: asyncssh.SSHAcceptor | None = None
-        self._conns: set[asyncssh.SSHServerConnection] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def capabilities(self) -> list[str]:
         model = {"junos": JUNOS_CAP, "ietf": IETF_IF_CAP, "openconfig": OC_IF_CAP}[self.flavour]
-        return [BASE_10, *([BASE_11] if self.chunked else []), model]
+        return [*super().capabilities, model]
 
     def set_fault(self, mode: str | None) -> None:
         """``hang``, ``garbage`` or ``rpc-error`` for every later data RPC; None heals."""
@@ -376,131 +568,16 @@ class NetconfAgent:
             raise ValueError(f"unknown fault {mode!r}; known: {', '.join(NC_FAULT_MODES)}")
         self.fault = mode
 
-    def known_hosts_line(self) -> str:
-        """This agent's ``known_hosts`` line (after :meth:`start`)."""
-        if self.host_key is None or not self.port:
-            raise RuntimeError("not started")
-        algo, blob = self.host_key.export_public_key("openssh").decode().split()[:2]
-        return f"[{self.host}]:{self.port} {algo} {blob}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        agent = self
-        if self.host_key is None:
-            self.host_key = asyncssh.generate_private_key("ssh-ed25519")
-
-        class _Server(asyncssh.SSHServer):
-            def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-                self.conn = conn
-                agent._conns.add(conn)
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                agent._conns.discard(self.conn)
-
-            def begin_auth(self, username: str) -> bool:
-                return True
-
-            def password_auth_supported(self) -> bool:
-                return True
-
-            def validate_password(self, username: str, password: str) -> bool:
-                return username == agent.username and password == agent.password
-
-        async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            self._tasks.add(task)
-            try:
-                await self._session(process)
-            except (asyncssh.Error, OSError, ValueError, asyncio.CancelledError):
-                pass
-            finally:
-                self._tasks.discard(task)
-                with contextlib.suppress(Exception):
-                    process.exit(0)
-
-        self._listener = await asyncssh.listen(
-            host,
-            port,
-            server_host_keys=[self.host_key],
-            server_factory=_Server,
-            process_factory=handle,
-            encoding=None,
-            reuse_address=True,
-        )
-        self.host = host
-        self.port = self._listener.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening and drop every session (idempotent)."""
-        if self._listener is not None:
-            self._listener.close()
-            with contextlib.suppress(Exception):
-                await self._listener.wait_closed()
-            self._listener = None
-        for conn in list(self._conns):
-            conn.abort()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def __aenter__(self) -> NetconfAgent:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    # -- the session ----------------------------------------------------------------
-
-    async def _session(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
-        if process.subsystem != "netconf":
-            process.exit(1)
-            return
-        self.sessions += 1
-        hello = (
-            f'<?xml version="1.0" encoding="UTF-8"?><hello xmlns="{NC_BASE}"><capabilities>'
-            + "".join(f"<capability>{escape(c)}</capability>" for c in self.capabilities)
-            + f"</capabilities><session-id>{self.sessions}</session-id></hello>"
-        )
-        process.stdout.write(hello.encode() + EOM)
-        deframer = _Deframer()
-        while True:
-            data = await process.stdin.read(65536)
-            if not data:
-                return
-            msgs = deframer.feed(data)
-            if msgs and deframer.hello_pending:
-                # the client's hello; requests read with it follow in the framing it picks
-                deframer.hello_pending = False
-                deframer.chunked = self.chunked and BASE_11.encode() in msgs[0]
-                msgs = deframer.feed(b"")
-            for msg in msgs:
-                if not await self._answer(process, msg, deframer.chunked):
-                    return
-
-    @staticmethod
-    def _frame(msg: bytes, chunked: bool) -> bytes:
-        return b"\n#%d\n%s\n##\n" % (len(msg), msg) if chunked else msg + EOM
-
-    async def _answer(
+    async def answer(
         self, process: asyncssh.SSHServerProcess[bytes], msg: bytes, chunked: bool
     ) -> bool:
-        """Answer one request; False ends the session."""
-        m = _MID.search(msg[:512])
-        mid = escape(m.group(1).decode("utf-8", "replace"), {'"': "&quot;"}) if m else "?"
-        if b"<close-session" in msg or b":close-session" in msg:
-            reply = f'<rpc-reply message-id="{mid}" xmlns="{NC_BASE}"><ok/></rpc-reply>'
-            process.stdout.write(self._frame(reply.encode(), chunked))
-            return False
+        """Answer one data request from the device's state; False ends the session."""
         self.requests += 1
         fault = self.fault
         body = self.reply_body(msg.decode("utf-8", "replace"), self.clock())
         if fault == "rpc-error":
             body = rpc_error("operation-failed", "simulated failure")
-        data = f'<rpc-reply message-id="{mid}" xmlns="{NC_BASE}">{body}</rpc-reply>'.encode()
-        framed = self._frame(data, chunked)
+        framed = frame(rpc_reply(message_id(msg), body), chunked)
         if fault == "hang":
             process.stdout.write(framed[: len(framed) // 2])
             await asyncio.sleep(3600)

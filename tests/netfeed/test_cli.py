@@ -85,10 +85,7 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
         )
         code, out, err = await anetfeed("collect", "--config", str(tmp_path), "--once", "--dry-run")
     assert code == 0, err
-    lines = [json.loads(x) for x in out.splitlines()]
-    validator = jsonschema.Draft202012Validator(message_schema())
-    for line in lines:
-        validator.validate(line)
+    lines = dry_run_lines(out)
     recs = [x for x in lines if x["kind"] == "record"]
     assert len([r for r in recs if r["dataset"] == "interfaces"]) == 3 * 4
     assert len([r for r in recs if r["dataset"] == "system"]) == 3
@@ -98,20 +95,37 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
     assert not (tmp_path / "var").exists()  # published nothing
 
 
+def netconf_defaults(sim: SimulatedNetconfNetwork, folder: Path, csv_name: str) -> str:
+    """The ``netconf:`` defaults (flow YAML) for ``sim``'s devices, whose CSV is
+    written to ``networks/<csv_name>``; password by file reference, host keys checked."""
+    (folder / "networks").mkdir(exist_ok=True)
+    secret = folder / "nc-password"
+    secret.write_text(sim.password)
+    known_hosts = sim.write_known_hosts(folder / "known_hosts")
+    sim.write_inventory_csv(folder / "networks" / csv_name)
+    return (
+        f"{{username: {sim.username}, password: 'file:{secret}', "
+        f"known_hosts: '{known_hosts}', rpc_timeout_s: 5, device_deadline_s: 10}}"
+    )
+
+
+def dry_run_lines(out: str) -> list[dict[str, Any]]:
+    """``collect --dry-run`` output, every line checked against the message schema."""
+    lines = [json.loads(x) for x in out.splitlines()]
+    validator = jsonschema.Draft202012Validator(message_schema())
+    for line in lines:
+        validator.validate(line)
+    return lines
+
+
 async def test_collect_once_dry_run_reads_simulated_netconf_devices(tmp_path: Path) -> None:
     sim = SimulatedNetconfNetwork(
         "ncdry", 2, seed=4, n_interfaces=3, kinds=["juniper-junos", "arista-eos"]
     )
     async with sim:
-        (tmp_path / "networks").mkdir()
-        secret = tmp_path / "nc-password"
-        secret.write_text(sim.password)
-        known_hosts = sim.write_known_hosts(tmp_path / "known_hosts")
-        sim.write_inventory_csv(tmp_path / "networks" / "ncdry.csv")
+        netconf = netconf_defaults(sim, tmp_path, "ncdry.csv")
         (tmp_path / "networks" / "ncdry.yaml").write_text(
-            "network: ncdry\nprotocol: netconf\n"
-            f"defaults: {{netconf: {{username: {sim.username}, password: 'file:{secret}', "
-            f"known_hosts: '{known_hosts}', rpc_timeout_s: 5, device_deadline_s: 10}}}}\n"
+            f"network: ncdry\nprotocol: netconf\ndefaults: {{netconf: {netconf}}}\n"
             "inventories: [{csv: ncdry.csv}]\n"
             "datasets: {system: {interval_s: 60}, interfaces: {interval_s: 60}}\n"
         )
@@ -119,10 +133,7 @@ async def test_collect_once_dry_run_reads_simulated_netconf_devices(tmp_path: Pa
         polled = [a.requests for a in sim.agents]
     assert code == 0, err
     assert all(polled), (polled, err[-3000:])  # every device was really asked
-    lines = [json.loads(x) for x in out.splitlines()]
-    validator = jsonschema.Draft202012Validator(message_schema())
-    for line in lines:
-        validator.validate(line)
+    lines = dry_run_lines(out)
     recs = [x for x in lines if x["kind"] == "record"]
     ifs = [r for r in recs if r["dataset"] == "interfaces"]
     assert len(ifs) == 2 * 3
@@ -146,19 +157,12 @@ async def test_one_network_mixing_snmp_and_netconf_devices_gives_one_stream(
         "mix-nc", 2, seed=6, n_interfaces=3, kinds=["juniper-junos"], flavours=["junos", "ietf"]
     )
     async with snmp, nc:
-        (tmp_path / "networks").mkdir()
-        secret = tmp_path / "nc-password"
-        secret.write_text(nc.password)
+        netconf = netconf_defaults(nc, tmp_path, "nc.csv")  # its rows say protocol netconf
         community = tmp_path / "community"
         community.write_text(snmp.community)
-        known_hosts = nc.write_known_hosts(tmp_path / "known_hosts")
         snmp.write_inventory_csv(tmp_path / "networks" / "snmp.csv", f"file:{community}")
-        nc.write_inventory_csv(tmp_path / "networks" / "nc.csv")  # its rows say protocol netconf
         (tmp_path / "networks" / "mix.yaml").write_text(
-            "network: mix\n"
-            "defaults:\n  snmp: {timeout_s: 1}\n"
-            f"  netconf: {{username: {nc.username}, password: 'file:{secret}', "
-            f"known_hosts: '{known_hosts}', rpc_timeout_s: 5, device_deadline_s: 10}}\n"
+            f"network: mix\ndefaults:\n  snmp: {{timeout_s: 1}}\n  netconf: {netconf}\n"
             "inventories: [{csv: snmp.csv}, {csv: nc.csv}]\n"
             "datasets: {interfaces: {interval_s: 60}}\n"
         )
@@ -166,10 +170,7 @@ async def test_one_network_mixing_snmp_and_netconf_devices_gives_one_stream(
         polled = [a.requests for a in nc.agents]
     assert code == 0, err
     assert all(polled), (polled, err[-3000:])
-    lines = [json.loads(x) for x in out.splitlines()]
-    validator = jsonschema.Draft202012Validator(message_schema())
-    for line in lines:
-        validator.validate(line)
+    lines = dry_run_lines(out)
     recs = [x for x in lines if x["kind"] == "record"]
     (marker,) = [x for x in lines if x["kind"] == "cycle_complete"]
     # one cycle of one network covers the devices of both protocols

@@ -25,17 +25,13 @@ import asyncio
 import contextlib
 import re
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import asyncssh
 
+from netfeed.simulator.netconf import NetconfListener, frame, message_id, rpc_reply
+
 RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "recordings" / "netconf"
-NC_BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
-BASE_10 = "urn:ietf:params:netconf:base:1.0"
-BASE_11 = "urn:ietf:params:netconf:base:1.1"
 IETF_IF = "urn:ietf:params:xml:ns:yang:ietf-interfaces?module=ietf-interfaces&revision=2014-05-08"
-EOM = b"]]>]]>"
-_MID = re.compile(rb"""message-id\s*=\s*["']([^"']*)["']""")
 _RPC_BODY = re.compile(rb"<(?:[\w.-]+:)?rpc\b[^>]*>(.*)</(?:[\w.-]+:)?rpc>\s*$", re.S)
 
 
@@ -43,62 +39,24 @@ def _recording(name: str) -> bytes:
     return (RECORDINGS / name).read_bytes()
 
 
-def envelope(payload: bytes, mid: bytes) -> bytes:
+def envelope(payload: bytes, mid: str) -> bytes:
     """``payload`` (a whole recorded ``<rpc-reply>``, a ``<data>`` or a bare
     payload) as an ``<rpc-reply>`` carrying ``mid``."""
     payload = re.sub(rb"^\s*<\?xml[^>]*\?>\s*", b"", payload)
     if re.match(rb"\s*<(?:[\w.-]+:)?rpc-reply\b", payload):
         head, sep, rest = payload.partition(b">")
         head = re.sub(rb"""\s+message-id\s*=\s*["'][^"']*["']""", b"", head)
-        return head + b' message-id="' + mid + b'"' + sep + rest
-    return (
-        b'<rpc-reply message-id="'
-        + mid
-        + b'" xmlns="'
-        + NC_BASE.encode()
-        + b'">'
-        + payload
-        + b"</rpc-reply>"
-    )
+        return head + b' message-id="' + mid.encode() + b'"' + sep + rest
+    return rpc_reply(mid, payload)
 
 
-class _Deframer:
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.chunked = False
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self.buf += data
-        out = []
-        while True:
-            if not self.chunked:
-                end = self.buf.find(EOM)
-                if end < 0:
-                    return out
-                out.append(bytes(self.buf[:end]))
-                del self.buf[: end + len(EOM)]
-                continue
-            msg, pos = [], 0
-            while True:
-                m = re.match(rb"\n#(\d+)\n|\n##\n", self.buf[pos:])
-                if m is None:
-                    return out
-                if m.group(1) is None:
-                    pos += m.end()
-                    break
-                size = int(m.group(1))
-                start = pos + m.end()
-                if len(self.buf) < start + size:
-                    return out
-                msg.append(bytes(self.buf[start : start + size]))
-                pos = start + size
-            out.append(b"".join(msg))
-            del self.buf[:pos]
-
-
-class NetconfServer:
+class NetconfServer(NetconfListener):
     """``await start()``/``await stop()``; ``kill()`` drops every connection and the
-    listener (``start()`` again listens on the same port)."""
+    listener (``start()`` again listens on the same port).  The SSH side (host
+    key, authentication, hellos, framing) is the simulator's
+    :class:`~netfeed.simulator.netconf.NetconfListener`; this adds public-key
+    authentication with ``client_key``, recorded replies, faults, and counts
+    of what it saw."""
 
     def __init__(
         self,
@@ -111,19 +69,21 @@ class NetconfServer:
         hello_delay_s: float = 0.0,
         slow_s: float = 0.3,
     ) -> None:
+        self.client_key = asyncssh.generate_private_key("ssh-ed25519")
+        super().__init__(
+            username=username,
+            password=password,
+            chunked=chunked,
+            authorized_key=self.client_key,
+        )
         self.folder = folder
-        self.username = username
-        self.password = password
-        self.chunked = chunked
-        self.capabilities = capabilities if capabilities is not None else [IETF_IF]
+        self.models = capabilities if capabilities is not None else [IETF_IF]
         self.hello_delay_s = hello_delay_s
         self.slow_s = slow_s
         self.fault: str | None = None
         self.fault_match: bytes | None = None  # only a request whose body contains it
         self.huge_octets = 4 * 1024 * 1024
-        self.port = 0
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
-        self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         folder.mkdir(parents=True, exist_ok=True)
         self.client_key_path = folder / "client_key"
         self.client_key.write_private_key(str(self.client_key_path))
@@ -133,71 +93,34 @@ class NetconfServer:
         self.reply_delay_s = 0.0  # before every data reply
         self.answering = 0
         self.max_answering = 0
-        self.sessions = 0  # hellos exchanged
-        self.handshaking = 0
+        self.handshaking = 0  # connections before their client hello
         self.max_handshaking = 0
-        self._listener: asyncssh.SSHAcceptor | None = None
-        self._conns: set[asyncssh.SSHServerConnection] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._before_hello: set[asyncssh.SSHServerConnection] = set()
 
-    async def start(self) -> None:
-        server = self
+    @property
+    def capabilities(self) -> list[str]:
+        return [*super().capabilities, *self.models]
 
-        class _Server(asyncssh.SSHServer):
-            def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-                server._conns.add(conn)
-                server.handshaking += 1
-                server.max_handshaking = max(server.max_handshaking, server.handshaking)
-                self.conn = conn
-                self.counted = True
+    def _connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        super()._connection_made(conn)
+        self._before_hello.add(conn)
+        self.handshaking = len(self._before_hello)
+        self.max_handshaking = max(self.max_handshaking, self.handshaking)
 
-            def connection_lost(self, exc: Exception | None) -> None:
-                server._conns.discard(self.conn)
-                if self.counted:
-                    server.handshaking -= 1
+    def _hello_received(self, conn: asyncssh.SSHServerConnection) -> None:
+        super()._hello_received(conn)
+        self._before_hello.discard(conn)
+        self.handshaking = len(self._before_hello)
 
-            def begin_auth(self, username: str) -> bool:
-                return True
+    def _connection_lost(self, conn: asyncssh.SSHServerConnection) -> None:
+        super()._connection_lost(conn)
+        self._before_hello.discard(conn)
+        self.handshaking = len(self._before_hello)
 
-            def password_auth_supported(self) -> bool:
-                return True
-
-            def validate_password(self, username: str, password: str) -> bool:
-                return username == server.username and password == server.password
-
-            def public_key_auth_supported(self) -> bool:
-                return True
-
-            def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-                return (
-                    username == server.username and key.public_data == server.client_key.public_data
-                )
-
-        async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            self._tasks.add(task)
-            try:
-                await self._session(process)
-            except (asyncssh.Error, OSError, asyncio.CancelledError):
-                pass
-            finally:
-                self._tasks.discard(task)
-                with contextlib.suppress(Exception):
-                    process.exit(0)
-
-        self._listener = await asyncssh.listen(
-            "127.0.0.1",
-            self.port,
-            server_host_keys=[self.host_key],
-            server_factory=_Server,
-            process_factory=handle,
-            encoding=None,
-            reuse_address=True,
-        )
-        self.port = self._listener.sockets[0].getsockname()[1]
-        pub = self.host_key.export_public_key("openssh").decode().split()
-        self.known_hosts_path.write_text(f"[127.0.0.1]:{self.port} {pub[0]} {pub[1]}\n")
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        await super().start(host, port or self.port)
+        pub = self.known_hosts_line()
+        self.known_hosts_path.write_text(pub + "\n")
         other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode()
         self.wrong_known_hosts_path.write_text(
             f"[127.0.0.1]:{self.port} {' '.join(other.split()[:2])}\n"
@@ -205,84 +128,28 @@ class NetconfServer:
 
     async def kill(self) -> None:
         """Drop every connection and stop listening (a dead server)."""
-        if self._listener is not None:
-            self._listener.close()
-            await self._listener.wait_closed()
-            self._listener = None
-        for conn in list(self._conns):
-            conn.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        await self.kill()
-
-    async def __aenter__(self) -> NetconfServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+        await asyncio.sleep(0.05)
 
     # the session ------------------------------------------------------------
 
-    async def _session(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
-        if process.subsystem != "netconf":
-            process.exit(1)
-            return
-        conn = process.get_extra_info("connection")
-        if self.hello_delay_s:
-            await asyncio.sleep(self.hello_delay_s)
-        caps = [BASE_10, *([BASE_11] if self.chunked else []), *self.capabilities]
-        hello = (
-            f'<?xml version="1.0" encoding="UTF-8"?><hello xmlns="{NC_BASE}"><capabilities>'
-            + "".join(f"<capability>{escape(c)}</capability>" for c in caps)
-            + f"</capabilities><session-id>{self.sessions + 1}</session-id></hello>"
-        ).encode()
-        process.stdout.write(hello + EOM)
-        deframer = _Deframer()
-        got_hello = False
-        while True:
-            data = await process.stdin.read(65536)
-            if not data:
-                return
-            for msg in deframer.feed(data):
-                if not got_hello:
-                    got_hello = True
-                    deframer.chunked = self.chunked and BASE_11.encode() in msg
-                    self.sessions += 1
-                    self.handshaking -= 1
-                    srv = conn.get_owner()
-                    srv.counted = False
-                    continue
-                self._spawn(self._answer(process, conn, msg, deframer.chunked))
+    def _close_requested(self, msg: bytes) -> None:
+        self.requests.append(msg)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _frame(self, msg: bytes, chunked: bool) -> bytes:
-        return b"\n#%d\n%s\n##\n" % (len(msg), msg) if chunked else msg + EOM
+    async def answer(
+        self, process: asyncssh.SSHServerProcess[bytes], msg: bytes, chunked: bool
+    ) -> bool:
+        """Answer in a task of its own: replies may overtake each other."""
+        self._track(asyncio.ensure_future(self._answer(process, msg, chunked)))
+        return True
 
     async def _answer(
-        self,
-        process: asyncssh.SSHServerProcess[bytes],
-        conn: asyncssh.SSHServerConnection,
-        msg: bytes,
-        chunked: bool,
+        self, process: asyncssh.SSHServerProcess[bytes], msg: bytes, chunked: bool
     ) -> None:
         self.requests.append(msg)
-        m = _MID.search(msg[:512])
-        mid = m.group(1) if m else b"?"
+        mid = message_id(msg)
         body_m = _RPC_BODY.search(msg)
         body = body_m.group(1) if body_m else msg
-        if b"<close-session" in body:
-            process.stdout.write(self._frame(envelope(b"<ok/>", mid), chunked))
-            await asyncio.sleep(0.05)
-            conn.close()
-            return
         self.answering += 1
         self.max_answering = max(self.max_answering, self.answering)
         try:
@@ -307,14 +174,14 @@ class NetconfServer:
             reply = envelope(
                 b"<data>" + filler * (self.huge_octets // len(filler)) + b"</data>", mid
             )
-        framed = self._frame(reply, chunked)
+        framed = frame(reply, chunked)
         if fault == "hang":
             process.stdout.write(framed[: len(framed) // 2])
             await asyncio.sleep(3600)
         elif fault == "close":
             process.stdout.write(framed[: len(framed) // 2])
             await asyncio.sleep(0.05)
-            conn.abort()
+            process.get_extra_info("connection").abort()
         elif fault == "garbage":
             process.stdout.write(b"\n#12x4\n<rpc-reply/>\n##\n")
         else:
@@ -329,3 +196,57 @@ class NetconfServer:
         if b"get-interface-information" in body:
             return _recording("junos_get-interface-information-terse_jsnapy-mx.xml")
         return b"<echo>" + body + b"</echo>"
+
+
+class Blackhole:
+    """A loopback TCP relay to ``port`` that can go silent: after :meth:`freeze`
+    it reads and drops everything in both directions (a peer that died without
+    closing its connection, or a firewall that started dropping packets).
+    ``await start()``/``await stop()``; ``port`` is where clients connect."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.frozen = False
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        self.frozen = True
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, up_w]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    if not self.frozen:
+                        dst.write(data)
+
+        for coro in (pump(reader, up_w), pump(up_r, writer)):
+            task = asyncio.ensure_future(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        for w in self._writers:
+            w.close()
+        await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Blackhole:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from collectors.registry import registry_from_entry_points
 from collectors.service import Collector
 from collectors.settings import CollectorSettings
 from tests.collectors.test_cycle import ListSink
-from tests.support.netconf_server import IETF_IF, RECORDINGS, NetconfServer
+from tests.support.netconf_server import IETF_IF, RECORDINGS, Blackhole, NetconfServer
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -369,3 +370,117 @@ async def test_a_collector_cycle_over_three_devices(server: NetconfServer, tmp_p
         assert r.dataset == "interfaces" and r.provenance.protocol == "netconf"
     assert server.sessions == 3  # two cycles, one session per device
     assert not d.sessions  # the collector stopped the driver, which closed them
+
+
+async def test_key_passphrase_from_an_env_reference(
+    server: NetconfServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = server.folder / "client_key.encrypted"
+    key.write_bytes(server.client_key.export_private_key("openssh", "tr0ub4dor&3"))
+    monkeypatch.setenv("NETFEED_TEST_NC_PHRASE", "tr0ub4dor&3")
+    d = driver(backoff_base_s=0)
+    opts = {"password": None, "private_key": f"file:{key}"}
+    ok = await d.poll(
+        device(server, private_key_passphrase="env:NETFEED_TEST_NC_PHRASE", **opts),
+        "interfaces",
+        0,
+        "c",
+    )
+    assert ok.status == "ok", ok.error
+    monkeypatch.setenv("NETFEED_TEST_NC_PHRASE", "correct-staple-wrong")
+    bad = await d.poll(
+        device(server, "r2", private_key_passphrase="env:NETFEED_TEST_NC_PHRASE", **opts),
+        "interfaces",
+        0,
+        "c",
+    )
+    missing = await d.poll(device(server, "r3", **opts), "interfaces", 0, "c")
+    await d.stop()
+    assert bad.status == "failed" and "private_key_passphrase" in (bad.error or "")
+    assert "wrong passphrase" in (bad.error or "") and "Traceback" not in (bad.error or "")
+    assert missing.status == "failed" and "give private_key_passphrase" in (missing.error or "")
+    for secret in ("tr0ub4dor", "correct-staple"):
+        assert secret not in (bad.error or "") and secret not in caplog.text
+    unset = device(server, "r4", private_key_passphrase="env:NETFEED_TEST_NC_UNSET", **opts)
+    out = await driver().poll(unset, "interfaces", 0, "c")
+    assert out.status == "failed" and "netconf.private_key_passphrase" in (out.error or "")
+
+
+def test_passphrase_needs_a_private_key() -> None:
+    with pytest.raises(ValueError, match="private_key_passphrase is given without private_key"):
+        NetconfOptions.model_validate(
+            {"username": "u", "password": "env:X", "private_key_passphrase": "env:Y"}
+        )
+    assert (
+        NetconfOptions.model_validate({"username": "u", "password": "env:X"}).keepalive_interval_s
+        == 30
+    )
+
+
+async def test_keepalive_marks_a_silent_device_dead_between_cycles(server: NetconfServer) -> None:
+    d = driver(backoff_base_s=30)
+    async with Blackhole(server.port) as hole:
+        dev = device(
+            server,
+            port=hole.port,
+            host_key_check=False,
+            keepalive_interval_s=0.2,
+            keepalive_count_max=2,
+        )
+        assert (await d.poll(dev, "interfaces", 0, "c")).status == "ok"
+        hole.freeze()
+        t0 = time.monotonic()
+        await asyncio.wait_for(d.sessions["r1"].wait_ended(), 5)
+        assert time.monotonic() - t0 < 2  # noticed with no poll running
+        out = await d.poll(dev, "interfaces", 0, "c")
+        assert out.status == "failed" and "not responding to keepalive" in (out.error or "")
+        await d.stop()
+
+
+async def test_retain_closes_the_sessions_of_devices_no_longer_configured(
+    server: NetconfServer,
+) -> None:
+    d = driver(backoff_base_s=30)
+    r1, r2 = device(server, "r1"), device(server, "r2")
+    for dev in (r1, r2):
+        assert (await d.poll(dev, "interfaces", 0, "c")).status == "ok"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    gone = device(server, "gone", port=closed_port)
+    assert (await d.poll(gone, "interfaces", 0, "c")).status == "failed"  # backing off now
+    assert "gone" in d._backoff
+    gone = device(server, "gone")
+    s1, s2 = d.sessions["r1"], d.sessions["r2"]
+    await d.retain({"r1"})
+    assert set(d.sessions) == {"r1"} and s1.alive
+    assert not s2.alive and b"<close-session/>" in server.requests[-1]  # closed politely
+    for table in (d._locks, d._backoff, d._opened_with):
+        assert set(table) <= {"r1"}
+    # a device configured again starts afresh: no stale backoff
+    assert (await d.poll(gone, "interfaces", 0, "c")).status == "ok"
+    await d.retain(set())
+    assert d.sessions == {} and not s1.alive
+    await d.stop()
+
+
+async def test_retain_waits_for_a_session_being_opened(tmp_path: Path) -> None:
+    async with NetconfServer(tmp_path, hello_delay_s=0.3) as srv:
+        d = driver()
+        dev = device(srv, "slow", password=None, private_key=f"file:{srv.client_key_path}")
+        poll = asyncio.create_task(d.poll(dev, "interfaces", 0, "c"))
+        await asyncio.sleep(0.1)  # handshaking
+        await d.retain(set())
+        await poll
+        assert d.sessions == {} and d._locks == {}
+        await d.stop()
+
+
+async def test_the_base_driver_retain_is_a_no_op() -> None:
+    from collectors.driver import Driver
+
+    class Plain(Driver):
+        name = "plain"
+
+    await Plain().retain({"x"})

@@ -6,7 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+from bus.datasets import validate
+from bus.records import Record
 from collectors.netconf.extract import build_records, check, load_netconf_profiles
 from collectors.netconf.xml import parse_data
 from collectors.profiles import ProfileError, ProfileSet
@@ -61,6 +64,8 @@ def test_each_protocol_set_loads_only_its_own_site_profiles(tmp_path: Path) -> N
         ("{path: a, rows: b}", "needs both rows and key"),
         ("{value: 1, key: a}", "rows and key go with path"),
         ("{path: a, scale: [1, 2]}", "one per path"),
+        ("{path: a, sum_over: 1}", "sum_over with path needs a joined list"),
+        ("{path: a, rows: b, key: [c], sum_over: 1}", "more than sum_over parts"),
     ],
 )
 def test_bad_path_fields_are_refused(tmp_path: Path, spec: str, words: str) -> None:
@@ -237,3 +242,102 @@ def test_system_from_the_models(
     profile = load_netconf_profiles().profiles[name]
     (rec,), _ = build_records(profile, "system", parse_data(reply), network="n", device="d")
     assert rec.tags == tags and rec.fields == fields and not rec.partial
+
+
+XE_BGP = Path(__file__).parent / "data" / "iosxe_bgp-state-data_handwritten.xml"
+XE_BGP_NS = {"b": "http://cisco.com/ns/yang/Cisco-IOS-XE-bgp-oper"}
+
+
+def _xe_bgp_records(text: str) -> dict[tuple[str, str | None], Record]:
+    profile = load_netconf_profiles().profiles["iosxe"]
+    recs, _ = build_records(profile, "bgp", parse_data(text), network="n", device="d")
+    for r in recs:
+        validate(r)
+    return {(r.tags["peer_address"], r.tags.get("routing_instance")): r for r in recs}
+
+
+def test_iosxe_bgp_follows_the_model() -> None:
+    """Every value checked against the hand-written reply itself, read here with
+    plain XPath: one record per (vrf, neighbour) of the per-address-family list."""
+    text = XE_BGP.read_text()
+    root = etree.fromstring(text.encode())
+    entries = root.findall(".//b:neighbors/b:neighbor", XE_BGP_NS)
+    summaries = root.findall(".//b:bgp-neighbor-summary", XE_BGP_NS)
+
+    def leaf(el: etree._Element, path: str) -> str:
+        return el.findtext("b:" + path.replace("/", "/b:"), namespaces=XE_BGP_NS).strip()
+
+    by = _xe_bgp_records(text)
+    peers = {(leaf(e, "vrf-name"), leaf(e, "neighbor-id")) for e in entries}
+    assert len(peers) == 2 and len(by) == 2  # 3 list entries, 2 neighbours
+    for vrf, peer in peers:
+        mine = [e for e in entries if (leaf(e, "vrf-name"), leaf(e, "neighbor-id")) == (vrf, peer)]
+        sums = [s for s in summaries if leaf(s, "id") == peer]
+        first = mine[0]
+        rec = by[(peer, None if vrf == "default" else vrf)]
+        assert not rec.partial, rec.missing
+        f = rec.fields
+        assert f["remote_as"] == int(leaf(first, "as"))
+        assert f["state"] == leaf(first, "session-state").removeprefix("fsm-")
+        assert f["in_updates"] == int(leaf(first, "bgp-neighbor-counters/received/updates"))
+        assert f["out_updates"] == int(leaf(first, "bgp-neighbor-counters/sent/updates"))
+        assert (
+            f["in_total_messages"]
+            == int(leaf(sums[0], "messages-received"))
+            == sum(int(x.text) for x in first.find("b:bgp-neighbor-counters/b:received", XE_BGP_NS))
+        )
+        assert f["out_total_messages"] == int(leaf(sums[0], "messages-sent"))
+        assert f["prefixes_accepted"] == sum(
+            int(leaf(e, "prefix-activity/received/current-prefixes")) for e in mine
+        )
+        assert f["prefixes_advertised"] == sum(
+            int(leaf(e, "prefix-activity/sent/current-prefixes")) for e in mine
+        )
+        assert f["prefixes_received"] == sum(int(leaf(s, "prefixes-received")) for s in sums)
+        af = root.xpath(
+            "//b:address-family[b:vrf-name=$v and b:afi-safi=$a]/b:local-as",
+            namespaces=XE_BGP_NS,
+            v=vrf,
+            a=leaf(first, "afi-safi"),
+        )
+        assert f["local_as"] == int(af[0].text)
+    up = by[("192.0.2.1", None)].fields
+    assert (up["state"], up["established_time_s"]) == ("established", 9 * 86400)  # 1w2d
+    assert (up["local_address"], up["description"]) == ("192.0.2.0", "transit-a")
+    assert (up["prefixes_received"], up["prefixes_accepted"], up["prefixes_advertised"]) == (
+        155,
+        150,
+        12,
+    )
+    idle = by[("2001:db8::2", "blue")].fields
+    assert idle["state"] == "idle"
+    # up-time 'never' and local-host '::' are no values
+    assert "established_time_s" not in idle and "local_address" not in idle
+
+
+@pytest.mark.parametrize(
+    ("uptime", "seconds"),
+    [
+        ("00:12:34", 754),
+        ("3d04h", 3 * 86400 + 4 * 3600),
+        ("2w3d", 17 * 86400),
+        ("1y5w", 400 * 86400),
+        ("never", None),
+    ],
+)
+def test_iosxe_bgp_up_time_forms(uptime: str, seconds: int | None) -> None:
+    rec = _xe_bgp_records(XE_BGP.read_text().replace(">1w2d<", f">{uptime}<"))[("192.0.2.1", None)]
+    assert rec.fields.get("established_time_s") == seconds and not rec.partial
+
+
+def test_iosxe_bgp_a_family_not_negotiated_says_nothing_of_the_session() -> None:
+    text = XE_BGP.read_text()
+    first_af = text.replace(
+        "<session-state>fsm-established</session-state>",
+        "<session-state>fsm-nonnegotiated</session-state>",
+        1,
+    )
+    assert _xe_bgp_records(first_af)[("192.0.2.1", None)].fields["state"] == "established"
+    none = text.replace("fsm-established</session-state>", "fsm-nonnegotiated</session-state>")
+    rec = _xe_bgp_records(none)[("192.0.2.1", None)]
+    assert "state" not in rec.fields and not rec.partial

@@ -5,6 +5,7 @@ every way a server can misbehave ending the session with a clear error in time."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from collectors.netconf.session import (
     SessionParams,
     frame,
 )
-from tests.support.netconf_server import RECORDINGS, NetconfServer
+from tests.support.netconf_server import RECORDINGS, Blackhole, NetconfServer
 
 pytestmark = pytest.mark.timeout(30)
 IF_FILTER = '<interfaces xmlns="urn:ietf:params:xml:ns:yang:ietf-interfaces"/>'
@@ -209,3 +210,51 @@ def test_framer_reads_the_recorded_netopeer2_transcript() -> None:
     msgs = Framer(1 << 20, chunked=True).feed(text[start:end])
     assert len(msgs) == 2 and len(msgs[0]) > 70_000 and b"<ok/>" in msgs[1]  # get, close
     assert msgs[0].lstrip().startswith(b"<") and msgs[0].rstrip().endswith(b"rpc-reply>")
+
+
+async def test_key_with_a_passphrase(server: NetconfServer) -> None:
+    key = server.client_key.export_private_key("openssh", "open sesame 7").decode()
+    p = params(server, password=None, private_key=key, private_key_passphrase="open sesame 7")
+    async with NetconfSession(p) as s:
+        assert b"echo" in await s.rpc("<k/>")
+    assert "open sesame" not in repr(p)
+
+
+@pytest.mark.parametrize("given", ["wrong-phrase-42", None])
+async def test_a_wrong_or_missing_passphrase_is_a_clear_failure(
+    server: NetconfServer, given: str | None
+) -> None:
+    key = server.client_key.export_private_key("openssh", "open sesame 7").decode()
+    p = params(server, password=None, private_key=key, private_key_passphrase=given)
+    with pytest.raises(NetconfAuthError, match="private_key_passphrase") as exc:
+        await NetconfSession(p).start()
+    assert "wrong-phrase" not in str(exc.value) and "sesame" not in str(exc.value)
+    assert server.sessions == 0
+
+
+async def test_keepalive_notices_a_silent_peer_between_rpcs(server: NetconfServer) -> None:
+    """No RPC in flight: the dead peer is noticed by keepalives alone, in bounded time."""
+    async with Blackhole(server.port) as hole:
+        p = params(server, port=hole.port, host_key_check=False)
+        p = dataclasses.replace(p, keepalive_interval_s=0.2, keepalive_count_max=2)
+        async with NetconfSession(p) as s:
+            assert b"echo" in await s.rpc("<k/>")
+            await asyncio.sleep(0.6)
+            assert s.alive  # keepalives answered: an idle session stays up
+            hole.freeze()
+            t0 = time.monotonic()
+            await asyncio.wait_for(s.wait_ended(), 5)
+            assert not s.alive
+            assert time.monotonic() - t0 < 2
+            assert s.failure is not None and "keepalive" in s.failure
+            with pytest.raises(NetconfSessionError, match="keepalive"):
+                await s.rpc("<k/>")
+
+
+async def test_keepalive_off(server: NetconfServer) -> None:
+    async with Blackhole(server.port) as hole:
+        p = params(server, port=hole.port, host_key_check=False)
+        async with NetconfSession(dataclasses.replace(p, keepalive_interval_s=0)) as s:
+            hole.freeze()
+            await asyncio.sleep(0.5)
+            assert s.alive  # nobody asks: nothing is noticed
