@@ -71,7 +71,8 @@ def _joined(base: Path, path: Path) -> Path:
 def load_bus_settings(config_dir: Path) -> BusSettings:
     """Bus settings from ``<config_dir>/netfeed.yaml`` with environment overrides applied.
 
-    A relative embedded path (or Kafka TLS file) in the file is taken relative to ``config_dir``
+    A relative embedded path, spool path or Kafka TLS file in the file is taken
+    relative to ``config_dir``
     (the same bus whatever the current directory); one from the environment
     (``NETFEED_BUS_PATH``) relative to the current directory, as shells do."""
     bus = load_section(config_dir / "netfeed.yaml", "bus", BusSettings)
@@ -80,6 +81,7 @@ def load_bus_settings(config_dir: Path) -> BusSettings:
             "embedded": bus.embedded.model_copy(
                 update={"path": _joined(config_dir, bus.embedded.path)}
             ),
+            "spool": bus.spool.model_copy(update={"path": _joined(config_dir, bus.spool.path)}),
             "kafka": bus.kafka.model_copy(
                 update={"security": bus.kafka.security.relative_to(config_dir)}
             ),

@@ -56,6 +56,31 @@ MAX_PENDING = 100_000
 _TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 _NOT_READY = (3, 5)  # UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE (just created)
 _NO_ASSIGNMENT_POLL_S = 0.1  # how often a group-less consumer looks for matching topics
+_CLOSE_S = 5.0  # longest wait to close an aiokafka producer that cannot flush
+
+
+async def _close_producer(producer: AIOKafkaProducer, graceful_s: float, timeout_s: float) -> None:
+    """Stop ``producer``; past ``graceful_s`` (its flush waits on a dead broker
+    with no deadline) abandon what it still holds and tear it down, each step
+    within ``timeout_s``."""
+    try:
+        async with asyncio.timeout(graceful_s):
+            await producer.stop()
+        return
+    except TimeoutError:
+        pass
+    except Exception as exc:
+        log.debug("kafka: producer stop failed: %s", exc)
+    # aiokafka's stop() was cancelled after marking itself closed: finish the job.
+    # Batches it still held are abandoned (their futures never complete; our
+    # callers stopped waiting for them already).
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout_s):
+            if producer._sender is not None:
+                await producer._sender.close()
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout_s):
+            await producer.client.close()
 
 
 def _client_kwargs(k: KafkaSettings, client_id: str) -> dict[str, Any]:
@@ -193,6 +218,27 @@ def _session_refused(k: KafkaSettings, group: str | None, exc: BaseException) ->
     )
 
 
+# (topic, partition, [(key, value, headers, timestamp_ms)])
+Batch = tuple[
+    str, int, Sequence[tuple[bytes | None, bytes, Sequence[tuple[str, bytes]], int | None]]
+]
+
+
+async def _acked(futs: list[asyncio.Future[Any]]) -> None:
+    """Wait for every delivery future; the first failure as :class:`BusError`
+    (every outcome retrieved, so asyncio logs none as never retrieved)."""
+    try:
+        await asyncio.gather(*futs)
+    except KafkaError as exc:
+        raise BusError(f"kafka: batch not delivered: {type(exc).__name__}: {exc}") from exc
+    finally:
+        for f in futs:
+            if f.done() and not f.cancelled():
+                f.exception()
+            elif not f.done():
+                f.cancel()
+
+
 class KafkaProducer(AsyncService):
     """Publishes to Kafka; see the module docstring for its guarantees.
 
@@ -234,18 +280,89 @@ class KafkaProducer(AsyncService):
                 raise
             raise BusError(f"kafka producer for {k.bootstrap_servers}: {exc}") from exc
 
-    async def stop(self) -> None:
-        """Flush, then close; closes even if the flush fails (and then re-raises)."""
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Flush, then close, within ``timeout_s`` (default ``request_timeout_ms``).
+
+        Closes even if the flush fails (and then re-raises).  A flush still
+        waiting at the deadline (broker down or frozen: aiokafka retries
+        without end) is abandoned: the producer is closed without delivering
+        the rest and :class:`BusError` says so.  Never waits longer."""
+        if timeout_s is None:
+            timeout_s = self._k.request_timeout_ms / 1000
         try:
             if self._producer is not None:
-                await self.flush()
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        await self.flush()
+                except TimeoutError:
+                    raise BusError(
+                        f"kafka {self._k.bootstrap_servers}: not every message was "
+                        f"acknowledged within {timeout_s:.1f} s; closed without them"
+                    ) from None
         finally:
-            producer, admin = self._producer, self._admin
-            self._producer = self._admin = None
-            if producer is not None:
-                await producer.stop()
-            if admin is not None:
-                await admin.close()
+            await self.abort()
+
+    async def abort(self) -> None:
+        """Close now, without waiting for unacknowledged messages (bounded).
+
+        Pending deliveries fail; a later :meth:`start` begins afresh (new
+        connections, new idempotent producer id)."""
+        producer, admin = self._producer, self._admin
+        self._producer = self._admin = None
+        self._pending.clear()
+        self._failed.clear()
+        if producer is not None:
+            # Nothing left worth waiting for: a short graceful attempt, then teardown.
+            await _close_producer(producer, 0.5, _CLOSE_S)
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_CLOSE_S):
+                    await admin.close()
+
+    async def send_batches(self, batches: Sequence[Batch]) -> None:
+        """:meth:`submit_batches`, then wait for every acknowledgement; raise
+        :class:`BusError` if any batch was not delivered."""
+        await (await self.submit_batches(batches))
+
+    async def submit_batches(self, batches: Sequence[Batch]) -> asyncio.Future[None]:
+        """Queue ``(topic, partition, messages)`` groups as Kafka record batches;
+        return a future that completes when all are acknowledged (or fails with
+        :class:`BusError`).
+
+        A message is ``(key, value, headers, timestamp_ms)``.  Within a
+        partition the order of submission is kept (aiokafka queues one batch
+        per partition and sends them one at a time), also across calls; groups
+        for different partitions go out concurrently.  This is the fast path:
+        one ``create_batch``/``send_batch`` per ~``max_batch_bytes`` instead of
+        one ``send`` per message; the caller picks partitions
+        (:func:`bus.partitioner.partition_for`, as the default partitioner).
+        Callers bound the wait (a broker that is down is retried by aiokafka
+        without end)."""
+        producer = self._producer
+        if producer is None:
+            raise BusError("kafka producer is not started")
+        futs: list[asyncio.Future[Any]] = []
+        try:
+            for topic, partition, messages in batches:
+                batch = producer.create_batch()
+                n = 0
+                for key, value, headers, ts in messages:
+                    while batch.append(key=key, value=value, timestamp=ts, headers=headers) is None:
+                        if n == 0:
+                            raise BusError(
+                                f"kafka: a message of {len(value)} bytes does not fit in a "
+                                f"batch (kafka.max_batch_bytes {self._k.max_batch_bytes})"
+                            )
+                        futs.append(await producer.send_batch(batch, topic, partition=partition))
+                        batch, n = producer.create_batch(), 0
+                    n += 1
+                if n:
+                    futs.append(await producer.send_batch(batch, topic, partition=partition))
+        except KafkaError as exc:
+            for f in futs:
+                f.cancel()
+            raise BusError(f"kafka: batch not queued: {type(exc).__name__}: {exc}") from exc
+        return asyncio.ensure_future(_acked(futs))
 
     async def ensure_topic(self, topic: str) -> int:
         """Create ``topic`` (configured partitions and replication) unless it

@@ -1,10 +1,20 @@
 """Put records and cycle markers on the bus (or on stdout for ``--dry-run``).
 
-Records are keyed by device id, so one device's records keep their order.
-:meth:`Publisher.complete_cycle` first waits until every record sent so far
-is durable, then sends the marker to every partition of the dataset topic
-and waits again: a consumer that sees the marker on a partition has already
-seen that cycle's records on it.
+Records are keyed by device id, so one device's records keep their order;
+every message carries its stable id in the header
+:data:`bus.records.RECORD_ID_HEADER` (:func:`bus.records.record_id`) so
+consumers can drop the duplicates that retries make.
+
+With a :class:`bus.spool.Spool` (the Kafka backend), :meth:`Publisher.publish`
+and :meth:`Publisher.complete_cycle` append to the spool and return: the
+collection never waits on the broker.  The marker goes through the same
+ordered spool after its records and is sent to every partition after them,
+so a consumer that sees the marker on a partition has already seen that
+cycle's records on it.
+
+Without a spool (the embedded bus, tests), :meth:`Publisher.complete_cycle`
+first waits until every record sent so far is durable, then sends the marker
+to every partition of the dataset topic and waits again: the same guarantee.
 """
 
 from __future__ import annotations
@@ -15,35 +25,73 @@ from typing import TextIO
 import msgspec
 
 from bus.api import Producer
-from bus.records import CycleComplete, Record, encode
+from bus.records import RECORD_ID_HEADER, CycleComplete, Record, encode, record_id
+from bus.spool import Spool
 from bus.topics import topic_name
 
 
 class Publisher:
-    def __init__(self, producer: Producer, prefix: str) -> None:
+    def __init__(self, producer: Producer, prefix: str, *, spool: Spool | None = None) -> None:
         self.producer = producer
         self.prefix = prefix
+        self.spool = spool
         self._known: dict[str, int] = {}
+        self._names: dict[tuple[str, str], str] = {}
+
+    def _name(self, network: str, dataset: str) -> str:
+        name = self._names.get((network, dataset))
+        if name is None:
+            name = self._names[(network, dataset)] = topic_name(self.prefix, network, dataset)
+        return name
 
     async def _topic(self, network: str, dataset: str) -> tuple[str, int]:
-        topic = topic_name(self.prefix, network, dataset)
+        topic = self._name(network, dataset)
         parts = self._known.get(topic)
         if parts is None:
             parts = self._known[topic] = await self.producer.ensure_topic(topic)
         return topic, parts
 
     async def publish(self, records: list[Record]) -> None:
+        if self.spool is not None:
+            await self.spool.append(
+                [
+                    (
+                        self._name(rec.network, rec.dataset),
+                        rec.device.encode(),
+                        encode(rec),
+                        [(RECORD_ID_HEADER, record_id(rec).encode())],
+                    )
+                    for rec in records
+                ]
+            )
+            return
         for rec in records:
             topic, _ = await self._topic(rec.network, rec.dataset)
-            await self.producer.send(topic, encode(rec), key=rec.device.encode())
+            await self.producer.send(
+                topic,
+                encode(rec),
+                key=rec.device.encode(),
+                headers=[(RECORD_ID_HEADER, record_id(rec).encode())],
+            )
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
-        """Publish ``marker`` to every partition; return it with ``partitions`` set."""
+        """Publish ``marker`` to every partition; return it with ``partitions`` set
+        (with a spool: as far as known yet, the copies sent carry the real count)."""
+        if self.spool is not None:
+            topic = self._name(marker.network, marker.dataset)
+            await self.spool.append_marker(topic, marker)
+            parts = self.spool.partitions(topic)
+            return msgspec.structs.replace(marker, partitions=parts) if parts else marker
         topic, parts = await self._topic(marker.network, marker.dataset)
         await self.producer.flush()
         for p in range(parts):
             copy = msgspec.structs.replace(marker, partition=p, partitions=parts)
-            await self.producer.send(topic, encode(copy), partition=p)
+            await self.producer.send(
+                topic,
+                encode(copy),
+                partition=p,
+                headers=[(RECORD_ID_HEADER, record_id(copy).encode())],
+            )
         await self.producer.flush()
         return msgspec.structs.replace(marker, partitions=parts)
 

@@ -52,7 +52,16 @@ import msgspec
 
 from bus.api import Producer
 from bus.datasets import DATASETS, validate
-from bus.records import CycleComplete, Quarantined, Record, RecordError, encode
+from bus.records import (
+    RECORD_ID_HEADER,
+    CycleComplete,
+    Quarantined,
+    Record,
+    RecordError,
+    encode,
+    record_id,
+)
+from bus.spool import Spool
 from bus.topics import quarantine_topic
 from collectors.cycle import Sink
 from collectors.settings import QualitySettings
@@ -91,18 +100,37 @@ class BusQuarantine:
     """Publishes quarantined records on their network's quarantine topic, keyed by
     device; the marker's flush (same producer) makes them durable with the cycle."""
 
-    def __init__(self, producer: Producer, prefix: str) -> None:
+    def __init__(self, producer: Producer, prefix: str, *, spool: Spool | None = None) -> None:
         self.producer = producer
         self.prefix = prefix
+        self.spool = spool  # with one, quarantined records wait there like the others
         self._known: set[str] = set()
 
     async def quarantine(self, messages: list[Quarantined]) -> None:
+        if self.spool is not None:
+            await self.spool.append(
+                [
+                    (
+                        quarantine_topic(self.prefix, q.network),
+                        q.device.encode(),
+                        encode(q),
+                        [(RECORD_ID_HEADER, record_id(q).encode())],
+                    )
+                    for q in messages
+                ]
+            )
+            return
         for q in messages:
             topic = quarantine_topic(self.prefix, q.network)
             if topic not in self._known:
                 await self.producer.ensure_topic(topic)
                 self._known.add(topic)
-            await self.producer.send(topic, encode(q), key=q.device.encode())
+            await self.producer.send(
+                topic,
+                encode(q),
+                key=q.device.encode(),
+                headers=[(RECORD_ID_HEADER, record_id(q).encode())],
+            )
 
 
 class DryRunQuarantine:

@@ -63,6 +63,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 async def _collect(args: argparse.Namespace) -> int:
     from bus.factory import make_producer
+    from bus.spool import Spool, spool_path
     from netfeed.system import load_system, print_cycle
 
     system = load_system(args.config, args.network or None)
@@ -79,12 +80,20 @@ async def _collect(args: argparse.Namespace) -> int:
             return 2
         system = _only_datasets(system, args.dataset)
     producer = None
+    spool = None
     if not args.dry_run:
-        producer = make_producer(system.bus, client_id=f"collector-{system.collector.instance_id}")
-        await producer.start()
+        instance = system.collector.instance_id
+        producer = make_producer(system.bus, client_id=f"collector-{instance}")
+        if system.bus.backend == "kafka" and system.bus.spool.enabled:
+            # The spool's drainer starts (and restarts) the producer: collection
+            # starts and goes on while the broker is away.
+            spool = Spool(system.bus.spool, spool_path(system.bus.spool, instance), producer)
+            await spool.start()
+        else:
+            await producer.start()
     try:
         # every record through the quality gate: refused ones to the quarantine topic
-        collector = system.make_collector(system.make_sink(producer), on_cycle=print_cycle)
+        collector = system.make_collector(system.make_sink(producer, spool), on_cycle=print_cycle)
         if args.once:
             try:
                 markers = await collector.run_once()
@@ -98,7 +107,9 @@ async def _collect(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(stop.wait(), args.duration)
         return 0
     finally:
-        if producer is not None:
+        if spool is not None:
+            await spool.stop()  # bounded; stops the producer too
+        elif producer is not None:
             await producer.stop()
 
 

@@ -32,6 +32,7 @@ from bus.api import Producer
 from bus.configfile import SettingsError, load_bus_settings, load_section, read_sections
 from bus.records import CycleComplete
 from bus.settings import BusSettings
+from bus.spool import Spool
 from collectors.config import ConfigError, DatasetSchedule, NetworkConfig, load_networks
 from collectors.cycle import Sink, start_offset_s
 from collectors.driver import Driver
@@ -75,15 +76,18 @@ class System:
             for p in self.protocols()
         }
 
-    def make_sink(self, producer: Producer | None) -> QualityGate:
+    def make_sink(self, producer: Producer | None, spool: Spool | None = None) -> QualityGate:
         """What ``collect`` publishes through: the quality gate in front of the
-        publisher on ``producer`` (refused records to the quarantine topic), or
-        with no producer (``--dry-run``) in front of JSON lines on stdout."""
+        publisher on ``producer`` (refused records to the quarantine topic; both
+        through ``spool`` when there is one), or with no producer (``--dry-run``)
+        in front of JSON lines on stdout."""
         if producer is None:
             return QualityGate(DryRunPublisher(), DryRunQuarantine(), self.collector.quality)
         prefix = self.bus.topic_prefix
         return QualityGate(
-            Publisher(producer, prefix), BusQuarantine(producer, prefix), self.collector.quality
+            Publisher(producer, prefix, spool=spool),
+            BusQuarantine(producer, prefix, spool=spool),
+            self.collector.quality,
         )
 
     def make_collector(

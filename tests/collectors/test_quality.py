@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bus.records import CycleComplete, Provenance, Quarantined, Record
+from bus.records import RECORD_ID_HEADER, CycleComplete, Provenance, Quarantined, Record
 from collectors.cycle import run_cycle
 from collectors.quality import QualityGate, QualitySettings
 from tests.collectors.test_cycle import ListSink, devices
@@ -198,19 +198,29 @@ async def test_bus_quarantine_goes_to_the_networks_quarantine_topic() -> None:
     class Producer:
         def __init__(self) -> None:
             self.sent: list[tuple[str, bytes | None]] = []
+            self.ids: list[bytes | None] = []
             self.topics: list[str] = []
 
         async def ensure_topic(self, topic: str) -> int:
             self.topics.append(topic)
             return 1
 
-        async def send(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+        async def send(
+            self,
+            topic: str,
+            value: bytes,
+            *,
+            key: bytes | None = None,
+            headers: list[tuple[str, bytes]] | None = None,
+        ) -> None:
             self.sent.append((topic, key))
+            self.ids.append(dict(headers or {}).get(RECORD_ID_HEADER))
 
     p = Producer()
     g = QualityGate(ListSink(), BusQuarantine(p, "pfx"), clock=lambda: NOW_MS / 1000)  # type: ignore[arg-type]
     await g.publish([rec(in_octets=-1), rec(60, in_octets=-2)])
     assert p.sent == [("pfx.n.quarantine", b"d1")] * 2 and p.topics == ["pfx.n.quarantine"]
+    assert all(p.ids) and len(set(p.ids)) == 2  # each with its own stable id
 
 
 async def test_a_failed_publish_leaves_the_marker_counts_whole() -> None:
@@ -232,3 +242,31 @@ async def test_a_failed_publish_leaves_the_marker_counts_whole() -> None:
     )
     assert (m.devices_ok, m.devices_failed) == (1, 1)
     assert (m.records, m.quarantined) == (1, 1)  # d0's: d1's batch is not on the bus
+
+
+async def test_with_a_spool_quarantined_records_wait_there_like_the_others() -> None:
+    from collectors.quality import BusQuarantine
+
+    class Spool:
+        def __init__(self) -> None:
+            self.rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
+
+        async def append(
+            self, rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
+        ) -> None:
+            self.rows += rows
+
+    class NoBroker:  # the broker is away: nothing may be sent directly
+        async def ensure_topic(self, topic: str) -> int:
+            raise AssertionError("asked the broker")
+
+        async def send(self, *a: object, **k: object) -> None:
+            raise AssertionError("sent past the spool")
+
+    spool = Spool()
+    q = BusQuarantine(NoBroker(), "pfx", spool=spool)  # type: ignore[arg-type]
+    g = QualityGate(ListSink(), q, clock=lambda: NOW_MS / 1000)
+    await g.publish([rec(in_octets=-1)])
+    ((topic, key, value, headers),) = spool.rows
+    assert topic == "pfx.n.quarantine" and key == b"d1" and b'"rule":"negative"' in value
+    assert dict(headers)[RECORD_ID_HEADER]

@@ -1,0 +1,658 @@
+"""A bounded, durable, ordered spool between a collector's publisher and Kafka.
+
+The collector appends each device's records (and each cycle's marker) to the
+spool and goes on polling: it never waits on the broker.  A background
+drainer reads the spool oldest-first, sends what it read as batched produce
+requests (:meth:`bus.kafka.KafkaProducer.send_batches`, one record batch per
+partition at a time) and deletes it once the broker acknowledged all of it.
+
+Guarantees:
+
+- **Durability**: :meth:`Spool.append` returns once its messages are
+  committed to a SQLite file in WAL mode (``<path>/<instance>.sqlite3``,
+  ``synchronous=NORMAL``): they survive the process being killed (SIGKILL)
+  at any moment and are sent after the next start.  (Not an OS crash or power
+  loss of the last second or so: that needs ``synchronous=FULL``'s fsync per
+  append.)
+- **Ordering**: messages are sent in the order they were appended, per
+  partition (the key's partition by :func:`bus.partitioner.partition_for`,
+  Kafka's default murmur2 partitioner, so keyed order is the same as with
+  per-message sends).  A cycle marker appended with :meth:`Spool.append_marker`
+  after its records is sent to *every* partition after them, and only once
+  everything before it was acknowledged: the marker still follows its
+  records, also when a round before it had to be retried.
+- **Delivery**: at least once.  Messages are deleted only after the broker
+  acknowledged every message of the round that carried them; a round that
+  failed (or was interrupted by a stop or a kill) is sent again, whole, so a
+  consumer may see a message twice: it drops duplicates by the record id
+  header (:data:`bus.records.RECORD_ID_HEADER`).  The Kafka producer stays
+  idempotent within one connection's life.
+- **Bound and drops**: the spool holds at most ``max_octets`` of payload.
+  Past it the *oldest* messages are deleted, counted (:attr:`SpoolStats`)
+  and logged (one warning when dropping starts, the totals when the broker is
+  back): never silently.
+- **Broker state**: a round not acknowledged within ``send_timeout_ms`` (a
+  stopped, unreachable or frozen broker) logs one warning with the spool's
+  depth (and a status line every five minutes while it lasts); the first
+  acknowledged round after it logs one line with the outage's length,
+  retries, messages spooled meanwhile and drops.  aiokafka's own per-attempt warnings are
+  rate-limited (:class:`QuietKafkaLogs`).
+- **Stop**: :meth:`Spool.stop` drains for at most ``stop_timeout_ms`` (less
+  when the broker is known down), then stops the drainer and the producer
+  (bounded too); what was not acknowledged stays in the file for the next
+  start.
+
+The embedded bus does not use a spool: it is itself a local SQLite file, so
+"the broker" cannot be away; its producer is written to directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import sqlite3
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bus.api import AsyncService, BusError
+from bus.partitioner import partition_for
+from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
+from bus.settings import SpoolSettings
+
+log = logging.getLogger(__name__)
+
+_KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
+_STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
+_IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
+_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    marker INTEGER NOT NULL,  -- 1: a cycle marker, to be sent to every partition
+    n INTEGER NOT NULL,       -- messages in body
+    size INTEGER NOT NULL,    -- their key + value bytes
+    ts_ms INTEGER NOT NULL,   -- when appended (the messages' Kafka timestamp)
+    body BLOB NOT NULL        -- msgpack [[topic, key, value, headers], ...]
+)
+"""
+# One row per append (a device's records, a marker): SQLite's per-row cost
+# (~20 us to insert, read and delete) is paid once per chunk, not per message.
+
+# topic, key, value, headers
+Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
+_body_encoder = msgspec.msgpack.Encoder()
+_body_decoder = msgspec.msgpack.Decoder(
+    list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """What one :meth:`Spool.append` (or :meth:`Spool.append_marker`) wrote."""
+
+    seq: int
+    marker: bool
+    ts_ms: int
+    messages: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
+
+
+@dataclass(slots=True)
+class SpoolStats:
+    """Counters since the spool opened (depth: now, including what an earlier
+    process left)."""
+
+    depth: int = 0  # messages waiting
+    octets: int = 0  # their payload bytes
+    appended: int = 0
+    sent: int = 0  # messages acknowledged (markers count once per partition)
+    dropped: int = 0  # oldest messages deleted because the spool was full
+    dropped_octets: int = 0
+    retries: int = 0  # failed drain rounds
+    broker_up: bool | None = None  # None until the first round
+
+
+class SpoolStore:
+    """The SQLite file; blocking calls, used from one thread at a time.
+
+    The newest chunks appended by this process are also kept in memory (up to
+    ``cache_octets``): a drainer that keeps up reads them from there, not back
+    from the file.  Every chunk after ``_floor - 1`` that is in the file is in
+    the cache (older ones, and ones evicted, are read from the file)."""
+
+    def __init__(self, path: Path, max_octets: int, cache_octets: int = 64 << 20) -> None:
+        self.path = path
+        self.max_octets = max_octets
+        self.depth = 0
+        self.octets = 0
+        self._db: sqlite3.Connection | None = None
+        self._cache: OrderedDict[int, tuple[Chunk, int]] = OrderedDict()  # seq -> chunk, size
+        self._cache_octets = 0
+        self._cache_max = cache_octets
+        self._floor: int | None = None  # cache complete for seq >= floor
+
+    def _uncache_through(self, seq: int) -> None:
+        cache = self._cache
+        while cache:
+            first = next(iter(cache))
+            if first > seq:
+                break
+            _, size = cache.pop(first)
+            self._cache_octets -= size
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Chunks are tens of KB: big pages keep their overflow chains short
+        # (reads and deletes ~2x cheaper).  Takes effect when the file is created.
+        db.execute("PRAGMA page_size=65536")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(_SCHEMA)
+        self.depth, self.octets = db.execute(
+            "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool"
+        ).fetchone()
+        self._db = db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise BusError(f"spool {self.path} is not open")
+        return self._db
+
+    def append(self, messages: Sequence[Message], marker: bool, ts_ms: int) -> tuple[int, int]:
+        """Commit ``messages`` as one chunk; drop the oldest chunks past the
+        bound.  Returns (dropped messages, dropped bytes)."""
+        db = self._conn()
+        size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
+        body = _body_encoder.encode(messages)
+        dropped = dropped_octets = last_cut = 0
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            cur = db.execute(
+                "INSERT INTO spool (marker, n, size, ts_ms, body) VALUES (?, ?, ?, ?, ?)",
+                (int(marker), len(messages), size, ts_ms, body),
+            )
+            seq = cur.lastrowid
+            self.depth += len(messages)
+            self.octets += size
+            while self.octets > self.max_octets:
+                excess = self.octets - self.max_octets
+                cut = n = got = 0
+                for oldest, cn, csize in db.execute(
+                    "SELECT seq, n, size FROM spool ORDER BY seq LIMIT 10000"
+                ):
+                    cut, n, got = oldest, n + cn, got + csize
+                    if got >= excess:
+                        break
+                if not cut:
+                    break
+                db.execute("DELETE FROM spool WHERE seq <= ?", (cut,))
+                self._uncache_through(cut)
+                last_cut = cut
+                self.depth -= n
+                self.octets -= got
+                dropped += n
+                dropped_octets += got
+        assert seq is not None
+        if self._floor is None:
+            self._floor = seq  # every chunk from here on passes through the cache
+        if seq > last_cut:  # (not dropped at once by its own append)
+            self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)  # type: ignore[arg-type]
+            self._cache_octets += size
+        while self._cache_octets > self._cache_max and self._cache:
+            first, (_, csize) = self._cache.popitem(last=False)
+            self._cache_octets -= csize
+            self._floor = first + 1  # chunks up to it are read from the file again
+        return dropped, dropped_octets
+
+    def read_after(self, after: int, limit: int) -> list[Chunk]:
+        """Chunks after sequence number ``after``, oldest first, until they hold
+        ``limit`` messages (at least one chunk)."""
+        out: list[Chunk] = []
+        n = 0
+        if self._floor is not None and after >= self._floor - 1:
+            for seq, (chunk, _) in self._cache.items():
+                if seq <= after:
+                    continue
+                out.append(chunk)
+                n += len(chunk.messages)
+                if n >= limit:
+                    break
+            return out
+        for seq, marker, cn, ts, body in self._conn().execute(
+            "SELECT seq, marker, n, ts_ms, body FROM spool WHERE seq > ? ORDER BY seq", (after,)
+        ):
+            out.append(Chunk(seq, bool(marker), ts, _body_decoder.decode(body)))
+            n += cn
+            if n >= limit:
+                break
+        return out
+
+    def read(self, limit: int) -> list[Chunk]:
+        return self.read_after(0, limit)
+
+    def delete_through(self, seq: int) -> None:
+        """Delete every chunk up to ``seq`` (those the drop may already have taken
+        are simply gone)."""
+        db = self._conn()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            n, size = db.execute(
+                "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool WHERE seq <= ?",
+                (seq,),
+            ).fetchone()
+            db.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
+        self._uncache_through(seq)
+        self.depth -= n
+        self.octets -= size
+
+
+class QuietKafkaLogs(logging.Filter):
+    """Rate-limits aiokafka's warnings and errors: the first of each kind
+    passes, repeats within ``every_s`` are counted instead of logged (a
+    stopped broker otherwise gives ~30 lines a second)."""
+
+    LOGGERS = (
+        "aiokafka",
+        "aiokafka.conn",
+        "aiokafka.cluster",
+        "aiokafka.producer.sender",
+        "aiokafka.producer.producer",
+        "aiokafka.admin.client",
+    )
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.suppressed = 0
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        k = (record.name, str(record.msg))
+        now = time.monotonic()
+        last = self._last.get(k)
+        if last is not None and now - last < self.every_s:
+            self.suppressed += 1
+            return False
+        self._last[k] = now
+        return True
+
+    def install(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def remove(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+def spool_path(settings: SpoolSettings, instance: str) -> Path:
+    """``<settings.path>/<instance>.sqlite3`` (``instance`` made file-name safe)."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in instance) or "collector"
+    return settings.path / f"{safe}.sqlite3"
+
+
+class Spool(AsyncService):
+    """The spool file plus its drainer; see the module docstring for the guarantees.
+
+    ``producer`` is not started by the caller: the drainer starts it (and
+    restarts it after a failed round), so collection starts while the broker
+    is down.  :meth:`stop` stops the producer too.
+    """
+
+    def __init__(self, settings: SpoolSettings, path: Path, producer: Any) -> None:
+        self.settings = settings
+        self.path = path
+        self.producer = producer
+        self.stats = SpoolStats()
+        self._store = SpoolStore(path, settings.max_octets)
+        # One thread owns the SQLite connection: appends and drain rounds are
+        # serialised and the event loop never blocks on the file.
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._wake = asyncio.Event()  # something was appended (or stop)
+        self._progress = asyncio.Event()  # a drain round ended
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._partitions: dict[str, int] = {}
+        self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
+        self._quiet = QuietKafkaLogs()
+        self._down_since: float | None = None
+        self._down_retries = 0
+        self._down_dropped = 0
+        self._dropping = False
+        self._stopping = False
+
+    # --- life cycle -----------------------------------------------------------
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._pool is None:
+            raise BusError(f"spool {self.path} is not started")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def start(self) -> None:
+        if self._pool is not None:
+            return
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
+        try:
+            await self._run(self._store.open)
+        except sqlite3.Error as exc:
+            self._pool.shutdown()
+            self._pool = None
+            raise BusError(f"spool {self.path}: cannot open: {exc}") from exc
+        self._sync_depth()
+        if self.stats.depth:
+            log.info(
+                "spool %s: %d messages (%.1f MiB) left by an earlier run; sending them first",
+                self.path,
+                self.stats.depth,
+                self.stats.octets / 2**20,
+            )
+        self._quiet.install()
+        self._stopping = False
+        self._task = asyncio.create_task(self._drain(), name="spool-drainer")
+
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Drain for at most ``timeout_s`` (default ``stop_timeout_ms``), then stop
+        the drainer and the producer; what is left stays in the file."""
+        if self._pool is None:
+            return
+        if timeout_s is None:
+            timeout_s = self.settings.stop_timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        self._stopping = True
+        self._wake.set()
+        while (
+            self.stats.depth > 0
+            and self.stats.broker_up is not False
+            and self._task is not None
+            and not self._task.done()
+            and loop.time() < deadline
+        ):
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(deadline - loop.time(), 0)):
+                    await self._progress.wait()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        stop = getattr(self.producer, "abort", None) or self.producer.stop
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(max(deadline - loop.time(), 0) + 6):
+                await stop()
+        await self._run(self._store.close)
+        self._pool.shutdown()
+        self._pool = None
+        self._quiet.remove()
+        if self.stats.depth:
+            log.warning(
+                "spool %s: stopped with %d messages (%.1f MiB) not yet acknowledged; "
+                "they are sent after the next start",
+                self.path,
+                self.stats.depth,
+                self.stats.octets / 2**20,
+            )
+
+    # --- appending ------------------------------------------------------------
+
+    async def append(self, messages: Sequence[Message]) -> None:
+        """Spool ``(topic, key, value, headers)`` messages, in order; returns once
+        they are in the file.  Never waits for the broker."""
+        if messages:
+            await self._append(messages, False)
+
+    async def append_marker(self, topic: str, marker: CycleComplete) -> None:
+        """Spool ``marker``, to be sent to every partition of ``topic`` after
+        everything appended before it (``partition``/``partitions`` filled in
+        when it is sent)."""
+        await self._append([(topic, None, encode(marker), [])], True)
+
+    async def _append(self, messages: Sequence[Message], marker: bool) -> None:
+        now = int(time.time() * 1000)
+        try:
+            dropped, dropped_octets = await self._run(self._store.append, messages, marker, now)
+        except sqlite3.Error as exc:
+            raise BusError(f"spool {self.path}: cannot append: {exc}") from exc
+        self.stats.appended += len(messages)
+        self._sync_depth()
+        if dropped:
+            self.stats.dropped += dropped
+            self.stats.dropped_octets += dropped_octets
+            self._down_dropped += dropped
+            if not self._dropping:
+                self._dropping = True
+                log.warning(
+                    "spool %s: full (%d bytes): dropping the oldest messages (%d so far); "
+                    "the total is logged when the broker is back",
+                    self.path,
+                    self.settings.max_octets,
+                    self.stats.dropped,
+                )
+        self._wake.set()
+
+    def partitions(self, topic: str) -> int | None:
+        """Partition count of ``topic`` once the drainer has learnt it."""
+        return self._partitions.get(topic)
+
+    def _sync_depth(self) -> None:
+        self.stats.depth = self._store.depth
+        self.stats.octets = self._store.octets
+
+    # --- draining -------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Read, submit, await acks, delete: up to :data:`_IN_FLIGHT` rounds are
+        submitted ahead of the oldest unacknowledged one (the producer keeps
+        them in order per partition), except that a round holding a marker
+        waits until every earlier round is acknowledged; a failure anywhere
+        restarts from the oldest unacknowledged message."""
+        failures = 0
+        timeout_s = self.settings.send_timeout_ms / 1000
+        inflight: deque[tuple[int, int, asyncio.Future[Any]]] = deque()  # last seq, n, acks
+        cursor = 0  # last seq submitted
+        held: list[Chunk] = []  # read, waiting for the rounds before it (a marker)
+        while True:
+            self._wake.clear()
+            t0 = time.monotonic()
+            try:
+                while len(inflight) < _IN_FLIGHT:
+                    rows: list[Chunk] = held or await self._run(
+                        self._store.read_after, cursor, self.settings.drain_batch
+                    )
+                    held = []
+                    if not rows:
+                        break
+                    if inflight and any(c.marker for c in rows):
+                        # A marker goes out only once everything before it was
+                        # acknowledged: were an earlier round to fail after the
+                        # marker's round got through, a consumer would see the
+                        # marker before (the retry of) its records.
+                        held = rows
+                        break
+                    async with asyncio.timeout(timeout_s):
+                        n, acks = await self._submit_round(rows)
+                    inflight.append((rows[-1].seq, n, acks))
+                    cursor = rows[-1].seq
+                if not inflight:
+                    self._dropping = False
+                    if self._stopping:
+                        self._progress.set()
+                        return
+                    await self._wake.wait()
+                    continue
+                seq, n, acks = inflight[0]
+                async with asyncio.timeout(timeout_s):
+                    await acks
+            except Exception as exc:
+                if not isinstance(exc, (BusError, TimeoutError, OSError)):
+                    log.exception("spool %s: drain round failed", self.path)
+                failures += 1
+                for _, _, f in inflight:
+                    f.cancel()
+                    with contextlib.suppress(BaseException):
+                        await f
+                inflight.clear()
+                held = []
+                cursor = 0
+                self._failed(exc, time.monotonic() - t0)
+                with contextlib.suppress(Exception):
+                    await (getattr(self.producer, "abort", None) or self.producer.stop)()
+                self._started = False
+                self._progress.set()
+                await asyncio.sleep(_BACKOFF_S[min(failures - 1, len(_BACKOFF_S) - 1)])
+                continue
+            failures = 0
+            inflight.popleft()
+            await self._run(self._store.delete_through, seq)
+            self.stats.sent += n
+            self._sync_depth()
+            self._up()
+            self._progress.set()
+
+    async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
+        """Queue ``rows`` (keyed by partition, markers to every partition) on the
+        producer, in order; returns how many messages and a future of their acks."""
+        if not self._started:
+            await self.producer.start()
+            self._started = True
+        groups: dict[
+            tuple[str, int], list[tuple[bytes | None, bytes, list[tuple[str, bytes]], int | None]]
+        ] = {}
+        n = 0
+        keys = self._keys
+        for c in rows:
+            ts = c.ts_ms
+            for topic, key, value, headers in c.messages:
+                parts = self._partitions.get(topic)
+                if parts is None:
+                    parts = self._partitions[topic] = await self.producer.ensure_topic(topic)
+                if c.marker:
+                    m = decode(value)
+                    assert isinstance(m, CycleComplete)
+                    for p in range(parts):
+                        copy = msgspec.structs.replace(m, partition=p, partitions=parts)
+                        hdr = [(RECORD_ID_HEADER, record_id(copy).encode())]
+                        groups.setdefault((topic, p), []).append((None, encode(copy), hdr, ts))
+                        n += 1
+                    continue
+                if key is None:
+                    p = (c.seq + n) % parts
+                else:
+                    cache = keys.get(parts)
+                    if cache is None:
+                        cache = keys[parts] = {}
+                    p = cache.get(key, -1)
+                    if p < 0:
+                        if len(cache) > _KEY_CACHE:
+                            cache.clear()
+                        p = cache[key] = partition_for(key, parts)
+                g = groups.get((topic, p))
+                if g is None:
+                    g = groups[(topic, p)] = []
+                g.append((key, value, headers, ts))
+                n += 1
+        batches = [(t, p, msgs) for (t, p), msgs in groups.items()]
+        submit = getattr(self.producer, "submit_batches", None)
+        if submit is not None:
+            return n, await submit(batches)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await _send_generic(self.producer, batches)
+        done.set_result(None)
+        return n, done
+
+    def _failed(self, exc: BaseException, took_s: float) -> None:
+        self.stats.retries += 1
+        if self._down_since is None or self.stats.broker_up is not False:
+            self._down_since = time.monotonic() - took_s
+            self._down_retries = 0
+            self._down_dropped = 0
+            self._quiet_before = self._quiet.suppressed
+            self._appended_before = self.stats.appended
+            why = (
+                "no acknowledgement within the send timeout"
+                if isinstance(exc, TimeoutError)
+                else str(exc)
+            )
+            log.warning(
+                "bus: broker unreachable (%s); collection goes on into the spool "
+                "(%d messages, %.1f MiB waiting); retrying",
+                why,
+                self.stats.depth,
+                self.stats.octets / 2**20,
+            )
+            self._status_at = time.monotonic()
+        elif time.monotonic() - self._status_at >= _STATUS_EVERY_S:
+            self._status_at = time.monotonic()
+            log.warning(
+                "bus: broker still unreachable after %.0f s (%d failed rounds); spool holds "
+                "%d messages (%.1f MiB), %d dropped so far",
+                time.monotonic() - self._down_since,
+                self._down_retries,
+                self.stats.depth,
+                self.stats.octets / 2**20,
+                self._down_dropped,
+            )
+        self._down_retries += 1
+        self.stats.broker_up = False
+
+    def _up(self) -> None:
+        if self.stats.broker_up is False and self._down_since is not None:
+            log.warning(
+                "bus: broker reachable again after %.1f s (%d failed rounds, %d aiokafka "
+                "log lines suppressed); %d messages spooled meanwhile, %d dropped from the "
+                "full spool, %d still to send",
+                time.monotonic() - self._down_since,
+                self._down_retries,
+                self._quiet.suppressed - self._quiet_before,
+                self.stats.appended - self._appended_before,
+                self._down_dropped,
+                self.stats.depth,
+            )
+            self._down_since = None
+            self._recovering_since = time.monotonic()
+            self._sent_before = self.stats.sent
+        elif self._recovering_since is not None and self.stats.depth == 0:
+            log.info(
+                "bus: spool drained: %d messages sent in %.1f s since the broker came back",
+                self.stats.sent - self._sent_before,
+                time.monotonic() - self._recovering_since,
+            )
+            self._recovering_since = None
+        self.stats.broker_up = True
+
+    _quiet_before = 0
+    _status_at = 0.0
+    _appended_before = 0
+    _sent_before = 0
+    _recovering_since: float | None = None
+
+
+async def _send_generic(
+    producer: Any,
+    batches: Sequence[
+        tuple[
+            str, int, Sequence[tuple[bytes | None, bytes, Sequence[tuple[str, bytes]], int | None]]
+        ]
+    ],
+) -> None:
+    """Per-message send + flush, for producers without ``send_batches``."""
+    for topic, partition, messages in batches:
+        for key, value, headers, _ts in messages:
+            await producer.send(topic, value, key=key, partition=partition, headers=headers)
+    await producer.flush()
