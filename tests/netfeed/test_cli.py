@@ -65,11 +65,16 @@ def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
     (tmp_path / "networks" / "a.yaml").write_text(
         "network: a\ndevices:\n  - {id: r1, host: 127.0.0.1, snmp: {community: public}}\n"
     )
-    (tmp_path / "netfeed.yaml").write_text("bus: {backend: carrier-pigeon}\nextra: 1\n")
+    (tmp_path / "netfeed.yaml").write_text(
+        "bus: {backend: carrier-pigeon}\nextra: 1\ncollector:\n  max_in_flight: 0\n"
+    )
     r = netfeed("validate", str(tmp_path))
     assert r.returncode == 1
-    assert f"{tmp_path}/netfeed.yaml: extra: unknown section" in r.stderr
-    assert f"{tmp_path}/networks/a.yaml: device 'r1' (devices[0]).snmp.community" in r.stderr
+    # an unknown section hides nothing: the known sections' problems come too, with lines
+    assert f"{tmp_path}/netfeed.yaml:2: extra: unknown section" in r.stderr
+    assert f"{tmp_path}/netfeed.yaml:1: bus.backend: Input should be" in r.stderr
+    assert f"{tmp_path}/netfeed.yaml:4: collector.max_in_flight: Input should be" in r.stderr
+    assert f"{tmp_path}/networks/a.yaml:3: device 'r1' (devices[0]).snmp.community" in r.stderr
     assert "problem(s)" in r.stderr
 
 
@@ -104,7 +109,8 @@ async def test_collect_once_dry_run_reads_simulated_netconf_devices(tmp_path: Pa
     )
     async with sim:
         (tmp_path / "networks").mkdir()
-        secret = tmp_path / "nc-password"
+        (tmp_path / "secrets").mkdir()  # the default secret folder: secrets.dirs
+        secret = tmp_path / "secrets" / "nc-password"
         secret.write_text(sim.password)
         known_hosts = sim.write_known_hosts(tmp_path / "known_hosts")
         sim.write_inventory_csv(tmp_path / "networks" / "ncdry.csv")
@@ -147,9 +153,10 @@ async def test_one_network_mixing_snmp_and_netconf_devices_gives_one_stream(
     )
     async with snmp, nc:
         (tmp_path / "networks").mkdir()
-        secret = tmp_path / "nc-password"
+        (tmp_path / "secrets").mkdir()  # the default secret folder: secrets.dirs
+        secret = tmp_path / "secrets" / "nc-password"
         secret.write_text(nc.password)
-        community = tmp_path / "community"
+        community = tmp_path / "secrets" / "community"
         community.write_text(snmp.community)
         known_hosts = nc.write_known_hosts(tmp_path / "known_hosts")
         snmp.write_inventory_csv(tmp_path / "networks" / "snmp.csv", f"file:{community}")
