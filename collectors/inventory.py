@@ -105,6 +105,12 @@ def _rows(
             break
         lineno = reader.line_num
         raw: dict[str, Any] = {"id": row.get("id") or "", "host": row.get("host") or ""}
+        if None in row:  # DictReader's place for fields past the header's
+            problems.append(
+                f"{path}:{lineno} (device {raw['id']!r}): {len(header) + len(row[None])} "  # type: ignore[index]
+                f"fields, the header has {len(header)} (a ',' in a value must be quoted)"
+            )
+            continue
         for col, (proto, opt) in options.items():
             if row.get(col):
                 raw.setdefault(proto, {})[opt] = row[col]
