@@ -75,7 +75,7 @@ def yaml_root(text: str) -> yaml.Node | None:
     """The YAML node tree of ``text`` (None if it does not parse)."""
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
 
 
@@ -121,6 +121,8 @@ def _load_yaml(path: Path) -> tuple[Any, str]:
         mark = getattr(exc, "problem_mark", None)
         where = at_line(str(path), mark.line + 1 if mark else None)
         raise SettingsError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    except RecursionError:  # pathologically nested flow collections
+        raise SettingsError([f"{path}: not valid YAML: nested too deeply"]) from None
 
 
 # -- netfeed.yaml ------------------------------------------------------------------------
@@ -189,10 +191,21 @@ def load_bus_settings(config_dir: Path) -> BusSettings:
     (the same bus whatever the current directory); one from the environment
     (``NETFEED_BUS_PATH``) relative to the current directory, as shells do."""
     bus = load_section(config_dir / "netfeed.yaml", "bus", BusSettings)
-    return bus.model_copy(
+    bus = bus.model_copy(
         update={
             "embedded": bus.embedded.model_copy(
                 update={"path": _joined(config_dir, bus.embedded.path)}
             )
         }
-    ).with_env()
+    )
+    try:
+        return bus.with_env()
+    except ValidationError as exc:
+        env = {"backend": "NETFEED_BUS", "embedded": "NETFEED_BUS_PATH"}
+        raise SettingsError(
+            [
+                f"environment {env.get(str(e['loc'][0]), 'NETFEED_KAFKA_BOOTSTRAP')}: "
+                f"bus.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        ) from None

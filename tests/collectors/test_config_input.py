@@ -259,3 +259,15 @@ def test_collect_once_fails_when_no_device_answered(
     code = main(["collect", "--config", str(tmp_path), "--once", "--dry-run"])
     assert code == 1
     assert "no device answered" in capsys.readouterr().err
+
+
+def test_a_bad_bus_override_in_the_environment_is_a_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NF_IN_COMMUNITY", "public")
+    monkeypatch.setenv("NETFEED_BUS", "pigeon")
+    net(tmp_path, HEAD)
+    assert main(["validate", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "environment NETFEED_BUS: bus.backend: Input should be" in err
+    assert "Traceback" not in err
