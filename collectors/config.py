@@ -354,6 +354,42 @@ def _raw_inventories(data: dict[str, Any]) -> list[InventorySource]:
     return out
 
 
+def _raw_checks(
+    path: Path, data: dict[str, Any], text: str, csv_entries: list[tuple[Any, tuple[str, int]]]
+) -> list[str]:
+    """The checks made after validation that can still be made on a file that
+    failed it (so its other problems are not hidden): the network's name,
+    duplicate ids and unknown groups of well-formed devices."""
+    where, root = str(path), yaml_root(text)
+    out: list[str] = []
+    name = data.get("network")
+    if isinstance(name, str) and name != path.stem:
+        at = at_line(where, yaml_line(root, ["network"]))
+        out.append(f"{at}: network: {name!r} must match the file name {path.stem!r}")
+    groups: dict[Any, Any] = g if isinstance(g := data.get("groups"), dict) else {}
+    devices: list[Any] = d if isinstance(d := data.get("devices"), list) else []
+    # (id, groups, place, label) of each device written well enough to have them
+    found: list[tuple[str, Any, str, str]] = []
+    for i, d in enumerate(devices):
+        if isinstance(d, dict) and isinstance(d.get("id"), str):
+            place = at_line(where, yaml_line(root, ["devices", i]))
+            found.append((d["id"], d.get("groups") or [], place, f"{place}: device {d['id']!r}"))
+    for e, (f, n) in csv_entries:
+        found.append((e.id, e.groups, f"{f}:{n}", f"{f}:{n} (device {e.id!r})"))
+    seen: dict[str, str] = {}
+    for ident, its_groups, place, label in found:
+        if ident in seen:
+            out.append(f"{label}: id: duplicate device id (first at {seen[ident]})")
+            continue
+        seen[ident] = place
+        unknown = (
+            [str(g) for g in its_groups if g not in groups] if isinstance(its_groups, list) else []
+        )
+        if unknown:
+            out.append(f"{label}: groups: unknown group(s) {', '.join(unknown)}")
+    return out
+
+
 def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkConfig:
     """Load and resolve one network file; raise :class:`ConfigError` listing every problem."""
     from collectors.inventory import read_csv
@@ -374,10 +410,14 @@ def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkC
         if unknown and not any("unknown dataset" in p for p in problems):
             at = at_line(where, yaml_line(yaml_root(text), ["datasets"]))
             problems.append(f"{at}: datasets: {unknown}")
+        csv_entries: list[tuple[Any, tuple[str, int]]] = []
         for inv in _raw_inventories(data):
-            problems += read_csv(
+            more, errs = read_csv(
                 _csv_path(path, inv.csv), where, device_model, registry, inv.encoding
-            )[1]
+            )
+            csv_entries += more
+            problems += errs
+        problems += _raw_checks(path, data, text, csv_entries)
         raise ConfigError(problems) from None
 
     problems = []

@@ -271,3 +271,22 @@ def test_a_bad_bus_override_in_the_environment_is_a_problem(
     err = capsys.readouterr().err
     assert "environment NETFEED_BUS: bus.backend: Input should be" in err
     assert "Traceback" not in err
+
+
+def test_a_model_error_does_not_hide_duplicates_groups_or_the_name(tmp_path: Path) -> None:
+    p = net(
+        tmp_path,
+        HEAD.replace("network: lab", "network: other")
+        + "devices:\n"
+        + "  - {id: r1, host: 127.0.0.1, snmp: {port: 99999}}\n"
+        + "  - {id: r2, host: 127.0.0.2, groups: [nope]}\n"
+        + "inventories: [{csv: inv.csv}]\n",
+        b"id,host\nr2,127.0.0.3\n",
+    )
+    got = "\n".join(problems(p))
+    assert f"{p}:5: device 'r1' (devices[0]).snmp.port: " in got
+    assert f"{p}:1: network: 'other' must match the file name 'lab'" in got
+    assert f"{p}:6: device 'r2': groups: unknown group(s) nope" in got
+    assert (
+        f"{p.parent / 'inv.csv'}:2 (device 'r2'): id: duplicate device id (first at {p}:6)"
+    ) in got
