@@ -29,6 +29,7 @@ Shape (every key optional unless marked)::
       - {id: core-1, host: 10.0.0.1, groups: [core], snmp: {port: 161}}
     inventories:                      # bulk devices, relative to the YAML file
       - {csv: ../inventory/lab-east.csv}
+      - {csv: ../inventory/old.csv, encoding: latin-1}   # UTF-8 unless declared
     datasets:
       system: {interval_s: 300}
       interfaces: {interval_s: 60, protocol: snmp}
@@ -41,7 +42,8 @@ contract's (:mod:`bus.datasets`).  CSV inventories: see :mod:`collectors.invento
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,6 +58,7 @@ from pydantic import (
     model_validator,
 )
 
+from bus.configfile import at_line, read_text, yaml_line, yaml_root
 from bus.datasets import DATASETS as DATASET_MODELS
 from collectors.registry import DEFAULT_PROTOCOL, DriverRegistry, load_drivers
 
@@ -92,6 +95,7 @@ class DeviceEntry(_Strict):
 
 class InventorySource(_Strict):
     csv: Path
+    encoding: str | None = None  # None: UTF-8, with or without BOM
 
 
 class DatasetSchedule(_Strict):
@@ -149,12 +153,17 @@ class NetworkFile(_Strict):
     @field_validator("datasets")
     @classmethod
     def _known_datasets(cls, v: dict[str, DatasetSchedule]) -> dict[str, DatasetSchedule]:
-        unknown = [k for k in v if k not in DATASETS]
+        unknown = _unknown_datasets(v)
         if unknown:
-            raise ValueError(
-                f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}"
-            )
+            raise ValueError(unknown)
         return v
+
+
+def _unknown_datasets(v: Any) -> str | None:
+    unknown = [str(k) for k in v if k not in DATASETS] if isinstance(v, dict) else []
+    if unknown:
+        return f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}"
+    return None
 
 
 @lru_cache(maxsize=8)
@@ -242,12 +251,22 @@ def _fmt_loc(loc: tuple[Any, ...], data: Any) -> str:
     return ".".join(parts)
 
 
-def _errors(where: str, exc: ValidationError, data: Any) -> list[str]:
-    return [f"{where}: {_fmt_loc(tuple(e['loc']), data)}: {e['msg']}" for e in exc.errors()]
+def _errors(where: str, exc: ValidationError, data: Any, text: str) -> list[str]:
+    """One problem per error: ``file:line: key path: message`` (line of the YAML node)."""
+    root = yaml_root(text)
+    return [
+        f"{at_line(where, yaml_line(root, e['loc']))}: {_fmt_loc(tuple(e['loc']), data)}: "
+        f"{e['msg']}"
+        for e in exc.errors()
+    ]
 
 
 def _resolve_device(
-    spec: Any, entry: Any, protocols: set[str], registry: DriverRegistry, label: str
+    spec: Any,
+    entry: Any,
+    protocols: set[str],
+    registry: DriverRegistry,
+    label_of: Callable[[], str],
 ) -> tuple[Device | None, list[str]]:
     layers = [spec.defaults] + [spec.groups[g] for g in entry.groups] + [entry]
     tags: dict[str, str] = {}
@@ -258,7 +277,7 @@ def _resolve_device(
     if own is not None:
         if own not in registry:  # a group's is reported once, against the group
             return None, [
-                f"{label}: protocol: unknown protocol {own!r}; installed: "
+                f"{label_of()}: protocol: unknown protocol {own!r}; installed: "
                 f"{', '.join(registry.names()) or 'none'}"
             ] if entry.protocol is not None else []
         protocols = {own}  # read with this driver only: the datasets' protocols do not apply
@@ -280,6 +299,7 @@ def _resolve_device(
         try:
             options[proto] = registry.get(proto).Options.model_validate(merged)
         except ValidationError as exc:
+            label = label_of()
             problems += [
                 f"{label}: {proto}: {e['msg'].removeprefix('Value error, ')}"
                 if not e["loc"]
@@ -298,18 +318,76 @@ def _resolve_device(
     ), []
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path) -> tuple[Any, str]:
+    """The parsed file and its text."""
     where = str(path)
     try:
-        return yaml.safe_load(path.read_text())
+        text = read_text(path)
     except OSError as exc:
         raise ConfigError([f"{where}: cannot read: {exc.strerror}"]) from None
+    except ValueError as exc:  # not UTF-8
+        raise ConfigError([str(exc)]) from None
+    try:
+        return yaml.safe_load(text), text
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        at = f":{mark.line + 1}: column {mark.column + 1}" if mark else ""
         raise ConfigError(
-            [f"{where}:{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]
+            [f"{where}{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]
         ) from None
+    except RecursionError:  # pathologically nested flow collections
+        raise ConfigError([f"{where}: not valid YAML: nested too deeply"]) from None
+
+
+def _csv_path(path: Path, csv: Path) -> Path:
+    return csv if csv.is_absolute() else path.parent / csv
+
+
+def _raw_inventories(data: dict[str, Any]) -> list[InventorySource]:
+    """The inventories of a file that failed validation, where they are readable."""
+    out = []
+    for inv in data.get("inventories") or [] if isinstance(data.get("inventories"), list) else []:
+        try:
+            out.append(InventorySource.model_validate(inv))
+        except ValidationError:
+            pass
+    return out
+
+
+def _raw_checks(
+    path: Path, data: dict[str, Any], text: str, csv_entries: list[tuple[Any, tuple[str, int]]]
+) -> list[str]:
+    """The checks made after validation that can still be made on a file that
+    failed it (so its other problems are not hidden): the network's name,
+    duplicate ids and unknown groups of well-formed devices."""
+    where, root = str(path), yaml_root(text)
+    out: list[str] = []
+    name = data.get("network")
+    if isinstance(name, str) and name != path.stem:
+        at = at_line(where, yaml_line(root, ["network"]))
+        out.append(f"{at}: network: {name!r} must match the file name {path.stem!r}")
+    groups: dict[Any, Any] = g if isinstance(g := data.get("groups"), dict) else {}
+    devices: list[Any] = d if isinstance(d := data.get("devices"), list) else []
+    # (id, groups, place, label) of each device written well enough to have them
+    found: list[tuple[str, Any, str, str]] = []
+    for i, d in enumerate(devices):
+        if isinstance(d, dict) and isinstance(d.get("id"), str):
+            place = at_line(where, yaml_line(root, ["devices", i]))
+            found.append((d["id"], d.get("groups") or [], place, f"{place}: device {d['id']!r}"))
+    for e, (f, n) in csv_entries:
+        found.append((e.id, e.groups, f"{f}:{n}", f"{f}:{n} (device {e.id!r})"))
+    seen: dict[str, str] = {}
+    for ident, its_groups, place, label in found:
+        if ident in seen:
+            out.append(f"{label}: id: duplicate device id (first at {seen[ident]})")
+            continue
+        seen[ident] = place
+        unknown = (
+            [str(g) for g in its_groups if g not in groups] if isinstance(its_groups, list) else []
+        )
+        if unknown:
+            out.append(f"{label}: groups: unknown group(s) {', '.join(unknown)}")
+    return out
 
 
 def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkConfig:
@@ -318,65 +396,102 @@ def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkC
 
     registry = registry or load_drivers()
     where = str(path)
-    data = _read_yaml(path)
+    data, text = _read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError([f"{where}: top level must be a mapping with at least 'network'"])
     _group, device_model, netfile = file_models(registry)
     try:
         spec: Any = netfile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_errors(where, exc, data)) from None
+        problems = _errors(where, exc, data, text)
+        # what the model's own checks could not get to (an error inside a value
+        # stops the checks of the whole), and the inventories' own problems
+        unknown = _unknown_datasets(data.get("datasets"))
+        if unknown and not any("unknown dataset" in p for p in problems):
+            at = at_line(where, yaml_line(yaml_root(text), ["datasets"]))
+            problems.append(f"{at}: datasets: {unknown}")
+        csv_entries: list[tuple[Any, tuple[str, int]]] = []
+        for inv in _raw_inventories(data):
+            more, errs = read_csv(
+                _csv_path(path, inv.csv), where, device_model, registry, inv.encoding
+            )
+            csv_entries += more
+            problems += errs
+        problems += _raw_checks(path, data, text, csv_entries)
+        raise ConfigError(problems) from None
 
-    problems: list[str] = []
+    problems = []
+    root: list[Any] = []  # the YAML node tree, composed when a problem needs a line
+
+    def line(loc: list[Any]) -> str:
+        if not root:
+            root.append(yaml_root(text))
+        return at_line(where, yaml_line(root[0], loc))
+
     if spec.network != path.stem:
         problems.append(
-            f"{where}: network: {spec.network!r} must match the file name {path.stem!r}"
+            f"{line(['network'])}: network: {spec.network!r} must match the file name {path.stem!r}"
         )
     if spec.defaults.protocol is not None:
         problems.append(
-            f"{where}: defaults.protocol: set the network's top-level 'protocol' instead"
+            f"{line(['defaults', 'protocol'])}: defaults.protocol: set the network's "
+            "top-level 'protocol' instead"
         )
     for name, group in spec.groups.items():
         if group.protocol is not None and group.protocol not in registry:
             problems.append(
-                f"{where}: groups.{name}.protocol: unknown protocol {group.protocol!r}; "
-                f"installed: {', '.join(registry.names()) or 'none'}"
+                f"{line(['groups', name, 'protocol'])}: groups.{name}.protocol: unknown "
+                f"protocol {group.protocol!r}; installed: {', '.join(registry.names()) or 'none'}"
             )
     datasets: dict[str, DatasetSchedule] = {}
     for ds, sched in spec.datasets.items():
         proto = sched.protocol or spec.protocol
         if proto not in registry:
-            key = f"datasets.{ds}.protocol" if sched.protocol else "protocol"
+            key = ["datasets", ds, "protocol"] if sched.protocol else ["protocol"]
             problems.append(
-                f"{where}: {key}: unknown protocol {proto!r}; installed: "
+                f"{line(key)}: {'.'.join(key)}: unknown protocol {proto!r}; installed: "
                 f"{', '.join(registry.names()) or 'none'}"
             )
         elif sched.enabled:
             datasets[ds] = sched.model_copy(update={"protocol": proto})
     protocols = {s.protocol for s in datasets.values() if s.protocol}
 
-    entries = list(spec.devices)
+    # each entry with where it was written: an index into ``devices`` or (CSV file, line)
+    entries: list[tuple[Any, int | tuple[str, int]]] = [(d, i) for i, d in enumerate(spec.devices)]
     for inv in spec.inventories:
-        csv_path = inv.csv if inv.csv.is_absolute() else path.parent / inv.csv
-        more, errs = read_csv(csv_path, where, device_model, registry)
+        more, errs = read_csv(_csv_path(path, inv.csv), where, device_model, registry, inv.encoding)
         entries += more
         problems += errs
 
+    def place_of(src: int | tuple[str, int]) -> str:
+        return f"{src[0]}:{src[1]}" if isinstance(src, tuple) else line(["devices", src])
+
+    def label_of(entry: Any, src: int | tuple[str, int]) -> str:
+        if isinstance(src, tuple):
+            return f"{place_of(src)} (device {entry.id!r})"
+        return f"{place_of(src)}: device {entry.id!r}"
+
     devices: list[Device] = []
-    seen: set[str] = set()
-    for entry in entries:
-        label = f"{where}: device {entry.id!r}"
-        if entry.id in seen:
-            problems.append(f"{label}: id: duplicate device id")
+    seen: dict[str, int | tuple[str, int]] = {}
+    for entry, src in entries:
+        first = seen.get(entry.id)
+        if first is not None:
+            problems.append(
+                f"{label_of(entry, src)}: id: duplicate device id (first at {place_of(first)})"
+            )
             continue
-        seen.add(entry.id)
-        unknown = [g for g in entry.groups if g not in spec.groups]
-        if unknown:
-            problems.append(f"{label}: groups: unknown group(s) {', '.join(unknown)}")
+        seen[entry.id] = src
+        unknown_groups = [g for g in entry.groups if g not in spec.groups]
+        if unknown_groups:
+            problems.append(
+                f"{label_of(entry, src)}: groups: unknown group(s) {', '.join(unknown_groups)}"
+            )
             continue
         if not entry.enabled:
             continue
-        device, errs = _resolve_device(spec, entry, protocols, registry, label)
+        device, errs = _resolve_device(
+            spec, entry, protocols, registry, partial(label_of, entry, src)
+        )
         problems += errs
         if device is not None:
             devices.append(device)
@@ -420,3 +535,33 @@ def load_networks(
     if problems:
         raise ConfigError(problems)
     return nets
+
+
+def secret_problems(networks: list[NetworkConfig]) -> list[str]:
+    """Every secret reference of the networks' devices that does not resolve now
+    (unset variable, unreadable file, file outside the secret folders): one
+    problem per reference and network, naming the first device using it."""
+    from bus.secrets import SecretRef
+
+    checked: dict[str, str | None] = {}
+    found: dict[tuple[str, str, str], list[str]] = {}  # (net, key, ref) -> device ids
+    for net in networks:
+        for dev in net.devices:
+            for proto, opts in dev.options.items():
+                for name, value in vars(opts).items():
+                    if not isinstance(value, SecretRef):
+                        continue
+                    if value in checked:
+                        why = checked[value]
+                    else:
+                        why = checked[value] = value.check()
+                    if why:
+                        found.setdefault((str(net.source), f"{proto}.{name}", why), []).append(
+                            dev.id
+                        )
+    return [
+        f"{where}: device {ids[0]!r}"
+        + (f" (and {len(ids) - 1} more)" if len(ids) > 1 else "")
+        + f": {key}: {why}"
+        for (where, key, why), ids in found.items()
+    ]

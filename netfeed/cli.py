@@ -1,6 +1,7 @@
 """The ``netfeed`` command: validate, collect, app, tail, demo.
 
-Exit codes: 0 success, 1 invalid configuration or failed run, 2 usage.
+Exit codes: 0 success, 1 invalid configuration or failed run (``collect
+--once``: no device answered; with ``--strict``: any device failed), 2 usage.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ async def _collect(args: argparse.Namespace) -> int:
             finally:
                 await collector.stop()
             bad = [m for m in markers if m.devices_ok < m.devices_planned]
+            if not any(m.devices_ok for m in markers):
+                planned = sum(m.devices_planned for m in markers)
+                print(
+                    f"netfeed collect: no device answered ({planned} polls planned)",
+                    file=sys.stderr,
+                )
+                return 1
             return 1 if bad and args.strict else 0
         stop = _stop_event()
         async with collector:

@@ -29,11 +29,25 @@ from applications.registry import RegistryError as AppRegistryError
 from applications.registry import load_registry
 from applications.runner import AppRunner
 from bus.api import Producer
-from bus.configfile import SettingsError, load_bus_settings, load_section, read_sections
+from bus.configfile import (
+    SettingsError,
+    load_bus_settings,
+    load_secret_dirs,
+    load_section,
+    read_sections,
+    section_problems,
+)
 from bus.records import CycleComplete
+from bus.secrets import set_secret_dirs
 from bus.settings import BusSettings
 from bus.spool import Spool
-from collectors.config import ConfigError, DatasetSchedule, NetworkConfig, load_networks
+from collectors.config import (
+    ConfigError,
+    DatasetSchedule,
+    NetworkConfig,
+    load_networks,
+    secret_problems,
+)
 from collectors.cycle import Sink, start_offset_s
 from collectors.driver import Driver
 from collectors.publish import DryRunPublisher, Publisher
@@ -188,9 +202,17 @@ def load_system(
     Raises :class:`ConfigProblems` listing every problem (file and key in each).
     ``check_all`` also runs the drivers' data checks (profiles) and loads
     every configured application's settings, as ``netfeed validate`` does.
-    ``with_networks=False`` (an application host) needs no network files."""
-    problems: list[str] = []
+    ``with_networks=False`` (an application host) needs no network files.
+
+    ``file:`` secrets are confined to ``secrets.dirs`` from here on (see
+    :mod:`bus.secrets`); ``check_all`` also resolves every secret reference
+    once, so an unset variable or unreadable file is a problem here."""
     yaml_path = config_dir / "netfeed.yaml"
+    problems: list[str] = section_problems(yaml_path)
+    try:
+        set_secret_dirs(load_secret_dirs(config_dir))
+    except SettingsError as exc:
+        problems += exc.problems
     bus = coll = None
     reg = DriverRegistry()
     try:
@@ -221,8 +243,13 @@ def load_system(
             if name in drv:
                 problems += reg.get(name).check(drv[name], dirs)
         problems += _app_problems(config_dir)
+        problems += secret_problems(nets)
+        if bus is not None and bus.backend == "kafka" and bus.kafka.security.sasl_password:
+            why = bus.kafka.security.sasl_password.check()
+            if why:
+                problems.append(f"{yaml_path}: bus.kafka.security.sasl_password: {why}")
     if problems or bus is None or coll is None:
-        raise ConfigProblems(problems)
+        raise ConfigProblems(list(dict.fromkeys(problems)))  # netfeed.yaml's once
     return System(config_dir, bus, coll, nets, reg, drv)
 
 

@@ -24,6 +24,15 @@ from tests.support.snmpd import SNMPD, Snmpd
 KAFKA_ENV = "NETFEED_KAFKA_BOOTSTRAP"
 
 
+@pytest.fixture(autouse=True)
+def _unconfined_secrets() -> Iterator[None]:
+    """load_system confines ``file:`` secrets process-wide; no test leaks that to the next."""
+    from bus.secrets import set_secret_dirs
+
+    yield
+    set_secret_dirs(None)
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -57,7 +57,10 @@ def _local(tag: object) -> str | None:
 def parse(reply: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse one reply; returns its element tree with namespaces removed and
     text stripped (not yet normalised to ``<data>``: see :func:`data_root`)."""
-    raw = reply.encode("utf-8") if isinstance(reply, str) else bytes(reply)
+    try:
+        raw = reply.encode("utf-8") if isinstance(reply, str) else bytes(reply)
+    except UnicodeEncodeError as exc:  # a lone surrogate: no XML text can hold it
+        raise NetconfError(f"reply is not encodable text: {exc.reason}") from None
     if len(raw) > max_bytes:
         raise NetconfError(f"reply of {len(raw)} bytes is over the {max_bytes}-byte limit")
     if not raw.strip():

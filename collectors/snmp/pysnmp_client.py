@@ -15,11 +15,21 @@ still-active column, so a 12-column table costs one request per
 column whose OIDs stop increasing is ended with a problem recorded, keeping
 the rows already read.  pysnmp retries a request ``retries`` times, each
 after ``timeout_s``; when all fail this raises :class:`SnmpTimeout`.
+
+Malformed datagrams: pysnmp drops what it cannot decode, and some garbage
+makes its receive path raise (logged by asyncio as "Exception in callback"
+with a traceback).  Each engine's receive path is guarded: nothing a device
+sends escapes it, and an undecodable datagram from the device asked is
+remembered, so a request that then gets no usable answer fails with
+:class:`SnmpError` ("undecodable answer", like the fast client) rather
+than :class:`SnmpTimeout`: the device answered, just not usefully.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
+import time
 from typing import Any
 
 from pyasn1.type.univ import Null as _Null
@@ -50,7 +60,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
 
+from collectors.snmp import ber
 from collectors.snmp.base import SnmpError, SnmpTarget, SnmpTimeout, Value, WalkResult
+
+log = logging.getLogger(__name__)
 
 AUTH_PROTOCOLS: dict[str, Any] = {
     "MD5": USM_AUTH_HMAC96_MD5,
@@ -144,6 +157,34 @@ class PysnmpClient:
         self._targets: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._rcvbuf = rcvbuf_bytes
         self._grown: set[int] = set()
+        # (host, port) -> (monotonic time, why) of the last undecodable datagram from it
+        self._malformed: dict[tuple[str, int], tuple[float, str]] = {}
+        self.malformed = 0  # undecodable datagrams seen, all engines
+        self._guard(self.engine)
+
+    def _guard(self, engine: SnmpEngine) -> None:
+        """Make ``engine``'s receive path drop, and remember, what it cannot decode."""
+        md = engine.message_dispatcher
+        receive = md.receive_message
+
+        def guarded(snmp_engine: Any, domain: Any, address: Any, whole: Any) -> Any:
+            why = _undecodable(bytes(whole))
+            try:
+                return receive(snmp_engine, domain, address, whole)
+            except Exception as exc:  # pysnmp/pyasn1 on garbage: TypeError, PyAsn1Error...
+                why = why or f"{type(exc).__name__}: {exc}"
+                log.debug("pysnmp could not take a datagram from %s: %r", address, exc)
+                return b""
+            finally:
+                if why is not None:
+                    self.malformed += 1
+                    try:
+                        key = (str(address[0]), int(address[1]))
+                    except (TypeError, ValueError, IndexError):
+                        key = ("", 0)
+                    self._malformed[key] = (time.monotonic(), why)
+
+        md.receive_message = guarded
 
     def _auth(self, t: SnmpTarget) -> tuple[SnmpEngine, CommunityData | UsmUserData]:
         """The engine to use and its credentials for ``t``."""
@@ -184,6 +225,7 @@ class PysnmpClient:
             # MIB compiler on first use (~0.5 CPU-s); it only turns numeric OIDs into
             # request varbinds here.
             engine.cache["mibViewController"] = self.engine.cache["mibViewController"]
+            self._guard(engine)
             self._engines.append(engine)
             self._users[id(engine)] = {t.security_name: creds}
         self._v3[creds] = engine, user
@@ -220,9 +262,14 @@ class PysnmpClient:
                 except OSError:
                     pass
 
-    def _check(self, t: SnmpTarget, err_ind: Any, err_stat: Any, what: str) -> None:
+    def _check(self, t: SnmpTarget, err_ind: Any, err_stat: Any, what: str, since: float) -> None:
         if err_ind:
             if isinstance(err_ind, errind.RequestTimedOut):
+                bad = self._malformed_since(t, since)
+                if bad is not None:
+                    raise SnmpError(
+                        f"{t.device} ({t.host}:{t.port}): {what}: undecodable answer ({bad})"
+                    )
                 if t.version == "3":
                     self._forget_engine_id(t)
                 hint = ""
@@ -241,6 +288,15 @@ class PysnmpClient:
                 meaning = next((h for k, h in _V3_HINTS if isinstance(err_ind, k)), None)
                 why = f"{why}: {meaning}; {_who(t)}" if meaning else f"{why}; {_who(t)}"
             raise SnmpError(f"{t.device} ({t.host}:{t.port}): {what}: {why}")
+
+    def _malformed_since(self, t: SnmpTarget, since: float) -> str | None:
+        """Why the device's last datagram was undecodable, if one came after ``since``."""
+        if not self._malformed:
+            return None
+        tgt = self._targets.get((t.host, t.port, t.timeout_s, t.retries))
+        address = tuple(tgt.transport_address)[:2] if tgt is not None else (t.host, t.port)
+        hit = self._malformed.get((str(address[0]), int(address[1])))
+        return hit[1] if hit is not None and hit[0] >= since else None
 
     def _forget_engine_id(self, t: SnmpTarget) -> None:
         """Make the next v3 request to ``t`` rediscover its engine id.
@@ -274,6 +330,7 @@ class PysnmpClient:
     async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, Value]:
         tgt = await self._target(target)
         engine, auth = self._auth(target)
+        since = time.monotonic()
         err_ind, err_stat, _err_idx, vbs = await get_cmd(
             engine,
             auth,
@@ -283,7 +340,7 @@ class PysnmpClient:
             lookupMib=False,
         )
         self._grow_rcvbuf(engine)
-        self._check(target, err_ind, err_stat, "GET")
+        self._check(target, err_ind, err_stat, "GET", since)
         if int(err_stat) == _NO_SUCH_NAME and target.version == "1" and len(oids) > 1:
             # v1 fails the whole PDU for one missing object: ask one at a time.
             out: dict[str, Value] = {}
@@ -314,6 +371,7 @@ class PysnmpClient:
         while active:
             request = [ObjectType(ObjectIdentity(cursor[c] or c)) for c in active]
             result.requests += 1
+            since = time.monotonic()
             if target.version == "1":
                 err_ind, err_stat, err_idx, vbs = await next_cmd(
                     engine, auth, tgt, ctx, *request, lookupMib=False
@@ -323,7 +381,7 @@ class PysnmpClient:
                     engine, auth, tgt, ctx, 0, reps, *request, lookupMib=False
                 )
             self._grow_rcvbuf(engine)
-            self._check(target, err_ind, err_stat, f"walk of {len(active)} column(s)")
+            self._check(target, err_ind, err_stat, f"walk of {len(active)} column(s)", since)
             status = int(err_stat)
             if status == _TOO_BIG and reps > 1:
                 reps = max(1, reps // 2)
@@ -379,3 +437,15 @@ class PysnmpClient:
     def close(self) -> None:
         for engine in self._engines:
             engine.close_dispatcher()
+
+
+def _undecodable(data: bytes) -> str | None:
+    """Why a v1/v2c datagram does not decode (None if it does, or is SNMPv3: pysnmp's)."""
+    try:
+        h = ber.decode_header(data)
+        ber.decode_varbinds(data, h.varbinds_start, h.varbinds_end)
+    except ber.BerError as exc:
+        if str(exc) == "unsupported SNMP version field 3":
+            return None
+        return str(exc)
+    return None

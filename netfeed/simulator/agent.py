@@ -18,7 +18,9 @@ Guarantees:
 
 Fault modes (:meth:`SnmpAgent.set_fault`): ``"silent"`` never answers,
 ``"garbage"`` answers with random bytes or malformed BER, ``"slow"`` answers
-after ``delay_ms``.
+after ``delay_ms``, ``"repeat-oid"`` answers a GETNEXT/GETBULK step from an
+existing object with that same object again (a broken agent: a walk that
+trusted it would never end).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ V1, V2C = api.SNMP_VERSION_1, api.SNMP_VERSION_2C
 # error-status values (RFC 1157 / RFC 3416)
 TOO_BIG, NO_SUCH_NAME, NO_ACCESS = 1, 2, 6
 MAX_DATAGRAM = 65507
-FAULT_MODES = ("silent", "garbage", "slow")
+FAULT_MODES = ("silent", "garbage", "slow", "repeat-oid")
 
 
 @dataclass(slots=True)
@@ -123,7 +125,8 @@ class SnmpAgent:
         return self._transport.get_extra_info("sockname")[1]
 
     def set_fault(self, mode: str | None, delay_ms: float = 1500.0) -> None:
-        """Set a fault mode (``silent``, ``garbage``, ``slow``) or clear it with None."""
+        """Set a fault mode (``silent``, ``garbage``, ``slow``, ``repeat-oid``) or clear it
+        with None."""
         if mode is not None and mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; known: {', '.join(FAULT_MODES)}")
         self.fault = mode
@@ -241,6 +244,10 @@ class SnmpAgent:
 
     def _next_pos(self, version: int, oid: Oid) -> int | None:
         dev = self.device
+        if self.fault == "repeat-oid":
+            same = dev.position(oid)
+            if same is not None:
+                return same
         pos = dev.next_position(oid)
         broken = getattr(self, "broken_at", None)
         if broken is not None and pos is not None and oid < broken <= dev.oids[pos]:

@@ -146,7 +146,7 @@ BAD = [
         CSV,
         ["device 'r2'", "tags"],
     ),
-    ("not YAML", "network: [lab\n", CSV, ["not valid YAML", "line"]),
+    ("not YAML", "network: [lab\n", CSV, ["not valid YAML", "lab.yaml:2: column 1"]),
     (
         "wrong type for retries",
         TEXT.replace("retries: 3", "retries: many"),
@@ -400,7 +400,7 @@ def test_csv_columns_may_name_any_protocol_option(tmp_path: Path) -> None:
         LAYERED.replace("devices:", "inventories: [{csv: inv.csv}]\ndevices:"),
         csv="id,host,snmp.prot\nx1,127.0.0.9,3161\n",
     )
-    with pytest.raises(ConfigError, match=r"inv\.csv: unknown column\(s\) snmp\.prot"):
+    with pytest.raises(ConfigError, match=r"inv\.csv:1: unknown column\(s\) snmp\.prot"):
         load_network(bad)
 
 

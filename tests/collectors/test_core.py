@@ -172,7 +172,7 @@ def test_a_dataset_with_an_unknown_protocol_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_network(path, registry())
     assert exc.value.problems == [
-        f"{path}: datasets.interfaces.protocol: unknown protocol 'gnmi'; installed: echo, snmp"
+        f"{path}:10: datasets.interfaces.protocol: unknown protocol 'gnmi'; installed: echo, snmp"
     ]
 
 

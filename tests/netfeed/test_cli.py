@@ -88,11 +88,16 @@ def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
     (tmp_path / "networks" / "a.yaml").write_text(
         "network: a\ndevices:\n  - {id: r1, host: 127.0.0.1, snmp: {community: public}}\n"
     )
-    (tmp_path / "netfeed.yaml").write_text("bus: {backend: carrier-pigeon}\nextra: 1\n")
+    (tmp_path / "netfeed.yaml").write_text(
+        "bus: {backend: carrier-pigeon}\nextra: 1\ncollector:\n  max_in_flight: 0\n"
+    )
     r = netfeed("validate", str(tmp_path))
     assert r.returncode == 1
-    assert f"{tmp_path}/netfeed.yaml: extra: unknown section" in r.stderr
-    assert f"{tmp_path}/networks/a.yaml: device 'r1' (devices[0]).snmp.community" in r.stderr
+    # an unknown section hides nothing: the known sections' problems come too, with lines
+    assert f"{tmp_path}/netfeed.yaml:2: extra: unknown section" in r.stderr
+    assert f"{tmp_path}/netfeed.yaml:1: bus.backend: Input should be" in r.stderr
+    assert f"{tmp_path}/netfeed.yaml:4: collector.max_in_flight: Input should be" in r.stderr
+    assert f"{tmp_path}/networks/a.yaml:3: device 'r1' (devices[0]).snmp.community" in r.stderr
     assert "problem(s)" in r.stderr
 
 
@@ -122,7 +127,8 @@ def netconf_defaults(sim: SimulatedNetconfNetwork, folder: Path, csv_name: str) 
     """The ``netconf:`` defaults (flow YAML) for ``sim``'s devices, whose CSV is
     written to ``networks/<csv_name>``; password by file reference, host keys checked."""
     (folder / "networks").mkdir(exist_ok=True)
-    secret = folder / "nc-password"
+    (folder / "secrets").mkdir(exist_ok=True)  # the default secret folder: secrets.dirs
+    secret = folder / "secrets" / "nc-password"
     secret.write_text(sim.password)
     known_hosts = sim.write_known_hosts(folder / "known_hosts")
     sim.write_inventory_csv(folder / "networks" / csv_name)
@@ -181,7 +187,7 @@ async def test_one_network_mixing_snmp_and_netconf_devices_gives_one_stream(
     )
     async with snmp, nc:
         netconf = netconf_defaults(nc, tmp_path, "nc.csv")  # its rows say protocol netconf
-        community = tmp_path / "community"
+        community = tmp_path / "secrets" / "community"
         community.write_text(snmp.community)
         snmp.write_inventory_csv(tmp_path / "networks" / "snmp.csv", f"file:{community}")
         (tmp_path / "networks" / "mix.yaml").write_text(

@@ -96,7 +96,7 @@ def test_every_problem_of_every_file_is_reported_at_once(configs: Path) -> None:
     for words in (
         "collector.max_in_flight",
         "bus.kafka.partitions",
-        "lab-east.yaml: protocol: unknown protocol 'telnet'",
+        "lab-east.yaml:2: protocol: unknown protocol 'telnet'",
     ):
         assert words in text, (words, text)
 
