@@ -13,6 +13,7 @@ import asyncio
 import datetime
 import logging
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -118,18 +119,33 @@ def test_ssl_check_hostname_false_reaches_the_tls_context() -> None:
     assert _client_kwargs(KafkaSettings(), "t").get("ssl_context") is None
 
 
-def test_secure_example_config_validates() -> None:
-    """configs/examples/secure: SASL_SSL to Kafka, SNMPv3 authPriv devices."""
-    example = ROOT / "configs" / "examples" / "secure"
-    r = subprocess.run(
-        [sys.executable, "-m", "netfeed.cli", "validate", str(example)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+def test_secure_example_config_validates(tmp_path: Path) -> None:
+    """configs/examples/secure: SASL_SSL to Kafka, SNMPv3 authPriv devices; its
+    secrets are checked too, so they are provided as an operator would."""
+    example = tmp_path / "secure"
+    shutil.copytree(ROOT / "configs" / "examples" / "secure", example)
+
+    def validate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "netfeed.cli", "validate", str(example)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, **env},
+        )
+
+    r = validate({})  # no secrets yet: each reference is a problem, named
+    assert r.returncode == 1
+    for name in ("NETFEED_SNMPV3_AUTH_KEY", "netfeed-snmpv3-priv", "netfeed-kafka-password"):
+        assert name in r.stderr, r.stderr
+    (example / "secrets").mkdir()
+    (example / "secrets" / "netfeed-snmpv3-priv").write_text("priv-key-of-the-example\n")
+    (example / "secrets" / "netfeed-kafka-password").write_text("kafka-password\n")
+    r = validate({"NETFEED_SNMPV3_AUTH_KEY": "auth-key-of-the-example"})
     assert r.returncode == 0, r.stderr
     assert "core-v3 (2)" in r.stdout
+    assert "priv-key-of" not in r.stdout + r.stderr and "kafka-password\n" not in r.stdout
     sec = load_bus_settings(example).kafka.security
     assert (sec.protocol, sec.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
     nets = load_networks(example)
