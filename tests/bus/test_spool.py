@@ -18,10 +18,11 @@ import pytest
 
 from bus.api import BusError
 from bus.partitioner import partition_for
-from bus.records import RECORD_ID_HEADER, CycleComplete, Provenance, Record, decode, record_id
+from bus.records import RECORD_ID_HEADER, Record, decode, record_id
 from bus.settings import SpoolSettings
 from bus.spool import Spool, SpoolStore
 from collectors.publish import Publisher
+from tests.support.messages import marker, rec
 
 PARTS = 3
 REPO = Path(__file__).resolve().parents[2]
@@ -66,39 +67,6 @@ class FakeProducer:
 
     def all(self) -> list[bytes]:
         return [v for vs in self.got.values() for v in vs]
-
-
-def rec(device: str, i: int, cycle: int = 0) -> Record:
-    return Record(
-        network="n",
-        device=device,
-        profile="generic",
-        dataset="interfaces",
-        cycle_id=f"n:interfaces:{cycle}",
-        scheduled_unix_ms=cycle,
-        request_unix_ms=1,
-        response_unix_ms=2,
-        provenance=Provenance(protocol="snmpv2c", collector_version="t"),
-        tags={"if_index": str(i)},
-        fields={"in_octets": i},
-    )
-
-
-def marker(cycle: int, records: int) -> CycleComplete:
-    return CycleComplete(
-        network="n",
-        dataset="interfaces",
-        cycle_id=f"n:interfaces:{cycle}",
-        scheduled_unix_ms=cycle,
-        started_unix_ms=0,
-        finished_unix_ms=1,
-        duration_ms=1,
-        devices_planned=4,
-        devices_ok=4,
-        devices_failed=0,
-        devices_timed_out=0,
-        records=records,
-    )
 
 
 def settings(tmp_path: Path, **kw: Any) -> SpoolSettings:

@@ -27,11 +27,12 @@ import pytest
 from bus.api import BusMessage
 from bus.factory import make_consumer
 from bus.kafka import KafkaProducer
-from bus.records import RECORD_ID_HEADER, CycleComplete, Provenance, Record, decode, record_id
+from bus.records import RECORD_ID_HEADER, CycleComplete, Record, decode, record_id
 from bus.settings import BusSettings, KafkaSettings, SpoolSettings
 from bus.spool import Spool
 from bus.topics import topic_name
 from collectors.publish import Publisher
+from tests.support import messages
 
 REPO = Path(__file__).resolve().parents[2]
 PORT = os.environ.get("NETFEED_OUTAGE_KAFKA_PORT")
@@ -69,36 +70,11 @@ def bus(prefix: str) -> BusSettings:
 
 
 def rec(device: str, i: int, cycle: int) -> Record:
-    return Record(
-        network="out",
-        device=device,
-        profile="generic",
-        dataset="interfaces",
-        cycle_id=f"out:interfaces:{cycle}",
-        scheduled_unix_ms=cycle,
-        request_unix_ms=1,
-        response_unix_ms=2,
-        provenance=Provenance(protocol="snmpv2c", collector_version="t"),
-        tags={"if_index": str(i)},
-        fields={"in_octets": i},
-    )
+    return messages.rec(device, i, cycle, network="out")
 
 
 def marker(cycle: int, records: int) -> CycleComplete:
-    return CycleComplete(
-        network="out",
-        dataset="interfaces",
-        cycle_id=f"out:interfaces:{cycle}",
-        scheduled_unix_ms=cycle,
-        started_unix_ms=0,
-        finished_unix_ms=1,
-        duration_ms=1,
-        devices_planned=20,
-        devices_ok=20,
-        devices_failed=0,
-        devices_timed_out=0,
-        records=records,
-    )
+    return messages.marker(cycle, records, network="out", devices=20)
 
 
 async def read_all(b: BusSettings, ids: set[str], timeout_s: float = 120) -> list[BusMessage]:
