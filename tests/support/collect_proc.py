@@ -208,8 +208,12 @@ class CollectProcess:
         self._readers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        # the config names the broker: no environment override of it
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NETFEED_KAFKA")}
+        # the config names the bus and the broker: no environment override of them
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("NETFEED_KAFKA", "NETFEED_BUS"))
+        }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
