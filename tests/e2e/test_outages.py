@@ -23,6 +23,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.support.collect_proc import (
     CollectProcess,
     now_ms,
@@ -32,7 +34,7 @@ from tests.support.collect_proc import (
     write_config,
     write_networks,
 )
-from tests.support.delivery import check_run, grid, read_bus
+from tests.support.delivery import check_run, grid, read_bus, show
 from tests.support.outage_broker import (
     BOOTSTRAP,
     broker_pid,
@@ -53,7 +55,11 @@ DOWN_S = 30
 
 
 async def outage_run(
-    tmp: Path, name: str, down: Callable[[], None], up: Callable[[], None]
+    tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    down: Callable[[], None],
+    up: Callable[[], None],
 ) -> None:
     prefix = f"flt{uuid.uuid4().hex[:8]}"
     write_config(tmp, bootstrap=BOOTSTRAP, prefix=prefix)
@@ -88,24 +94,33 @@ async def outage_run(
     assert all(len(t) >= COLLECT_S * 1000 // INTERVAL_MS for t in expected.values()), expected
     d = await read_bus(BOOTSTRAP, prefix, NETWORKS, lambda d: d.complete(proc.cycles))
     fig = check_run(d, proc.cycles, expected, devices_ok=DEVICES)
-    print(f"{fig.line(name)} outage_s={outage_s:.1f} exit_s={took:.1f}")
+    show(capsys, f"{fig.line(name)} outage_s={outage_s:.1f} exit_s={took:.1f}")
     assert fig.lost == 0
     assert fig.polled == fig.ticks * DEVICES * INTERFACES, fig
 
 
-async def test_broker_stopped_30s_every_tick_polled_every_record_once(tmp_path: Path) -> None:
+async def test_broker_stopped_30s_every_tick_polled_every_record_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with broker_restored():
         await outage_run(
-            tmp_path, "broker-stopped", lambda: kafka_sh("stop"), lambda: kafka_sh("start")
+            tmp_path,
+            capsys,
+            "broker-stopped",
+            lambda: kafka_sh("stop"),
+            lambda: kafka_sh("start"),
         )
 
 
-async def test_broker_frozen_30s_every_tick_polled_every_record_once(tmp_path: Path) -> None:
+async def test_broker_frozen_30s_every_tick_polled_every_record_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with broker_restored():
         pid = broker_pid()
         try:
             await outage_run(
                 tmp_path,
+                capsys,
                 "broker-frozen",
                 lambda: os.kill(pid, signal.SIGSTOP),
                 lambda: os.kill(pid, signal.SIGCONT),

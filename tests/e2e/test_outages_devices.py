@@ -30,7 +30,7 @@ from tests.support.collect_proc import (
     write_config,
     write_networks,
 )
-from tests.support.delivery import check_run, grid, read_bus
+from tests.support.delivery import check_run, grid, read_bus, show
 
 BOOTSTRAP = os.environ.get("NETFEED_KAFKA_BOOTSTRAP")
 pytestmark = pytest.mark.skipif(not BOOTSTRAP, reason="NETFEED_KAFKA_BOOTSTRAP not set")
@@ -43,7 +43,7 @@ COLLECT_S = 35
 
 
 async def test_dead_and_silent_devices_every_tick_runs_for_the_healthy_ones(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert BOOTSTRAP is not None
     prefix = f"dead{uuid.uuid4().hex[:8]}"
@@ -100,7 +100,8 @@ async def test_dead_and_silent_devices_every_tick_runs_for_the_healthy_ones(
                 assert kind in kinds, why
                 kinds[kind] += 1
             assert m.duration_ms < INTERVAL_MS, m
-    print(
+    show(
+        capsys,
         f"{fig.line('dead-and-silent')} bad_polls: failed={kinds['failed']} "
-        f"timed_out={kinds['timed_out']} skipped={kinds['skipped']}"
+        f"timed_out={kinds['timed_out']} skipped={kinds['skipped']}",
     )

@@ -17,6 +17,8 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.support.collect_proc import (
     CollectProcess,
     now_ms,
@@ -27,7 +29,7 @@ from tests.support.collect_proc import (
     write_config,
     write_networks,
 )
-from tests.support.delivery import Delivered, check_run, grid, read_bus
+from tests.support.delivery import Delivered, check_run, grid, read_bus, show
 from tests.support.outage_broker import BOOTSTRAP, broker_restored, kafka_sh, needs_outage_broker
 
 pytestmark = needs_outage_broker
@@ -75,7 +77,9 @@ def check_exit(proc: CollectProcess, cut: int, rc: int, took: float) -> None:
     assert proc.count("cycle cut at the end of the stop grace") == 0, proc.log()
 
 
-async def test_sigterm_mid_cycle_broker_up_exits_in_time_nothing_lost(tmp_path: Path) -> None:
+async def test_sigterm_mid_cycle_broker_up_exits_in_time_nothing_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = f"term{uuid.uuid4().hex[:8]}"
     write_config(
         tmp_path,
@@ -96,13 +100,13 @@ async def test_sigterm_mid_cycle_broker_up_exits_in_time_nothing_lost(tmp_path: 
     expected = {n: grid(proc.first_tick[n], cut + 1, INTERVAL_MS) for n in NETWORKS}
     d = await read_bus(BOOTSTRAP, prefix, NETWORKS, lambda d: d.complete(proc.cycles))
     fig = check_run(d, proc.cycles, expected, devices_ok=DEVICES)
-    print(f"{fig.line('sigterm-broker-up')} exit_s={took:.1f}")
+    show(capsys, f"{fig.line('sigterm-broker-up')} exit_s={took:.1f}")
     assert fig.lost == 0
     assert fig.polled == fig.ticks * DEVICES * INTERFACES
 
 
 async def test_sigterm_mid_cycle_broker_down_exits_in_time_next_run_sends_the_rest(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     prefix = f"term{uuid.uuid4().hex[:8]}"
     write_config(
@@ -151,9 +155,10 @@ async def test_sigterm_mid_cycle_broker_down_exits_in_time_next_run_sends_the_re
     fig = check_run(d, cycles, expected, devices_ok=DEVICES)
     assert fig.lost == 0
     run1 = set().union(*(d.per_cycle[k] for k in proc.cycles))
-    print(
+    show(
+        capsys,
         f"{fig.line('sigterm-broker-down')} exit_s={took:.1f} run1_polled={polled} "
         f"run1_delivered={len(delivered_then)} run1_spooled={len(left)} "
-        f"run1_arrived={len(run1)} overlap={len(delivered_then & set(left))}"
+        f"run1_arrived={len(run1)} overlap={len(delivered_then & set(left))}",
     )
     assert len(run1) == polled

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import pytest
+
 from bus.factory import make_consumer
 from bus.records import RECORD_ID_HEADER, CycleComplete, Record, decode, record_id
 from bus.settings import BusSettings, KafkaSettings
@@ -55,7 +57,7 @@ async def read_bus(
     prefix: str,
     networks: list[str],
     done: Callable[[Delivered], bool],
-    timeout_s: float = 120,
+    timeout_s: float = 60,
     idle_s: float = 3,
 ) -> Delivered:
     """Read until ``done`` holds and nothing new came for ``idle_s`` (retries may
@@ -147,6 +149,13 @@ def check_run(
     polled = sum(c.records for c in cycles.values())
     delivered = len(d.copies)
     return Figures(len(cycles), polled, delivered, d.duplicates, polled - delivered)
+
+
+def show(capsys: pytest.CaptureFixture[str], line: str) -> None:
+    """Print ``line`` on the terminal even while pytest captures output, so the CI
+    log has the figures of passing tests too."""
+    with capsys.disabled():
+        print(f"\n{line}", flush=True)
 
 
 def grid(first: int, before: int, step_ms: int) -> list[int]:
