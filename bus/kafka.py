@@ -44,7 +44,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from bus.api import AsyncService, BusError, BusMessage
+from bus.api import AsyncService, BusError, BusMessage, BusRefused, BusUnreachable
 from bus.secrets import SecretError
 from bus.settings import BusSettings, KafkaSettings
 
@@ -129,7 +129,7 @@ def _client_kwargs(k: KafkaSettings, client_id: str) -> dict[str, Any]:
     return kw
 
 
-async def _security_failure(k: KafkaSettings) -> BusError | None:
+async def _security_failure(k: KafkaSettings) -> BusRefused | None:
     """Why a TLS or SASL client could not start, if the reason is one no retry cures.
 
     aiokafka logs the cause of a failed bootstrap (a certificate not trusted,
@@ -153,22 +153,22 @@ async def _security_failure(k: KafkaSettings) -> BusError | None:
         conn.close()
     except ssl.SSLCertVerificationError as exc:
         trust = f"kafka.security.ssl_cafile={sec.ssl_cafile}" if sec.ssl_cafile else "system CAs"
-        return BusError(
+        return BusRefused(
             f"{where}: TLS: the broker's certificate is not accepted "
             f"({exc.verify_message}; trusted: {trust}"
             + ("" if sec.ssl_check_hostname else ", host name not checked")
             + ")"
         )
     except ssl.SSLError as exc:
-        return BusError(f"{where}: TLS handshake failed: {exc.reason or exc}")
+        return BusRefused(f"{where}: TLS handshake failed: {exc.reason or exc}")
     except (UnsupportedSaslMechanismError, AuthenticationMethodNotSupported) as exc:
-        return BusError(
+        return BusRefused(
             f"{where}: the listener does not offer SASL {sec.sasl_mechanism} "
             f"({type(exc).__name__}); check kafka.security.sasl_mechanism"
         )
     except (AuthenticationFailedError, SaslAuthenticationFailed) as exc:
-        return BusError(
-            f"{where}: login refused ({type(exc).__name__}: {exc}); check "
+        return BusRefused(
+            f"{where}: login refused by the broker ({type(exc).__name__}: {exc}); check "
             "kafka.security.sasl_username, sasl_password and sasl_mechanism"
         )
     except (KafkaError, OSError, TimeoutError, ValueError):
@@ -200,7 +200,7 @@ async def _start_bounded(make: Callable[[], Any], k: KafkaSettings, what: str) -
                 raise refused from None
             last = exc
         if time.monotonic() + 0.5 >= deadline:
-            raise BusError(
+            raise BusUnreachable(
                 f"kafka {what}: cannot reach bootstrap servers {k.bootstrap_servers} "
                 f"within {k.request_timeout_ms} ms: {type(last).__name__}: {last}"
             ) from last
@@ -551,12 +551,35 @@ class KafkaConsumer(AsyncService):
             raise BusError(f"kafka consumer: bad subscription: {exc}") from exc
         self._consumer = consumer
 
-    async def stop(self) -> None:
-        """Leave the group without committing."""
+    async def stop(self, timeout_s: float = _CLOSE_S) -> None:
+        """Leave the group without committing, within ``timeout_s``.
+
+        Leaving (a LeaveGroup request) lets the group hand this member's
+        partitions to the others at once, not after ``session_timeout_ms``.
+        A broker that is down or frozen cannot be told: past ``timeout_s`` the
+        connections are closed regardless and the group notices the member
+        gone when its session expires.  Never waits longer (plus the bounded
+        teardown)."""
         consumer, self._consumer = self._consumer, None
         self._uncommitted.clear()
-        if consumer is not None:
-            await consumer.stop()
+        if consumer is None:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await consumer.stop()
+            return
+        except TimeoutError:
+            log.warning(
+                "kafka: consumer group %s: could not leave the group within %.1f s "
+                "(broker away?); its partitions move when the session expires",
+                self._group,
+                timeout_s,
+            )
+        except Exception as exc:
+            log.debug("kafka: consumer stop failed: %s", exc)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_CLOSE_S):
+                await consumer._client.close()
 
     async def getmany(self, timeout_ms: int = 1000, max_records: int = 10_000) -> list[BusMessage]:
         """Up to ``max_records`` messages, in offset order within each partition
