@@ -49,7 +49,7 @@ def seen(log_dir: Path) -> dict[str, set[tuple[str, int, int]]]:
     for f in log_dir.glob("*.log"):
         rows = set()
         for line in f.read_text().splitlines():
-            topic, part, off, kind, _dev = line.split()
+            topic, part, off, kind, *_ = line.split()
             if kind == "record":
                 rows.add((topic, int(part), int(off)))
         out[f.stem] = rows
