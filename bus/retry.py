@@ -33,6 +33,47 @@ REFUSED_BACKOFF_S = (5.0, 10.0, 20.0, 30.0, 60.0)
 REPORT_EVERY_S = 60.0
 
 
+class QuietKafkaLogs(logging.Filter):
+    """Rate-limits aiokafka's warnings and errors: the first of each kind
+    passes, repeats within ``every_s`` are counted instead of logged (a
+    stopped broker otherwise gives ~30 lines a second)."""
+
+    LOGGERS = (
+        "aiokafka",
+        "aiokafka.conn",
+        "aiokafka.cluster",
+        "aiokafka.producer.sender",
+        "aiokafka.producer.producer",
+        "aiokafka.admin.client",
+    )
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.suppressed = 0
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        k = (record.name, str(record.msg))
+        now = time.monotonic()
+        last = self._last.get(k)
+        if last is not None and now - last < self.every_s:
+            self.suppressed += 1
+            return False
+        self._last[k] = now
+        return True
+
+    def install(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def remove(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
 def backoff_s(exc: BaseException, failures: int) -> float:
     """The wait before the next attempt after ``failures`` (>= 1) in a row."""
     steps = REFUSED_BACKOFF_S if isinstance(exc, BusRefused) else UNREACHABLE_BACKOFF_S
@@ -95,6 +136,17 @@ async def start_patiently(
     ``stop`` interrupts an attempt or a wait at once (the attempt is cancelled,
     and a cancelled start closes what it opened).  Other errors propagate."""
     report = TroubleReport(what)
+    quiet = QuietKafkaLogs()  # aiokafka's own line per failed attempt: once a minute
+    quiet.install()
+    try:
+        return await _start_patiently(start, stop, report)
+    finally:
+        quiet.remove()
+
+
+async def _start_patiently(
+    start: Callable[[], Awaitable[None]], stop: asyncio.Event, report: TroubleReport
+) -> bool:
     while not stop.is_set():
         attempt = asyncio.ensure_future(start())
         halt = asyncio.ensure_future(stop.wait())
@@ -113,7 +165,8 @@ async def start_patiently(
             return True
         if not isinstance(exc, (BusUnreachable, BusRefused)):
             raise exc
-        report.failed(exc, "retrying")
+        delay = backoff_s(exc, report.failures + 1)
+        report.failed(exc, f"retrying in {delay:g} s, until told to stop")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), backoff_s(exc, report.failures))
+            await asyncio.wait_for(stop.wait(), delay)
     return False

@@ -74,7 +74,7 @@ import msgspec
 from bus.api import AsyncService, BusError, BusRefused
 from bus.partitioner import partition_for
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
-from bus.retry import REFUSED_BACKOFF_S, REPORT_EVERY_S
+from bus.retry import REFUSED_BACKOFF_S, REPORT_EVERY_S, QuietKafkaLogs
 from bus.settings import SpoolSettings
 from bus.spool_store import Chunk, Message, SpoolStore
 
@@ -100,47 +100,6 @@ class SpoolStats:
     retries: int = 0  # failed drain rounds
     refused: int = 0  # of which the broker refused the login (or our TLS)
     broker_up: bool | None = None  # None until the first round
-
-
-class QuietKafkaLogs(logging.Filter):
-    """Rate-limits aiokafka's warnings and errors: the first of each kind
-    passes, repeats within ``every_s`` are counted instead of logged (a
-    stopped broker otherwise gives ~30 lines a second)."""
-
-    LOGGERS = (
-        "aiokafka",
-        "aiokafka.conn",
-        "aiokafka.cluster",
-        "aiokafka.producer.sender",
-        "aiokafka.producer.producer",
-        "aiokafka.admin.client",
-    )
-
-    def __init__(self, every_s: float = 60.0) -> None:
-        super().__init__()
-        self.every_s = every_s
-        self.suppressed = 0
-        self._last: dict[tuple[str, str], float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
-        k = (record.name, str(record.msg))
-        now = time.monotonic()
-        last = self._last.get(k)
-        if last is not None and now - last < self.every_s:
-            self.suppressed += 1
-            return False
-        self._last[k] = now
-        return True
-
-    def install(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).addFilter(self)
-
-    def remove(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeFilter(self)
 
 
 def spool_path(settings: SpoolSettings, instance: str) -> Path:
