@@ -65,7 +65,6 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,32 +73,16 @@ import msgspec
 from bus.api import AsyncService, BusError, BusRefused
 from bus.partitioner import partition_for
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
-from bus.retry import REFUSED_BACKOFF_S, REPORT_EVERY_S, QuietKafkaLogs
+from bus.retry import REFUSED_BACKOFF_S, QuietKafkaLogs
 from bus.settings import SpoolSettings
+from bus.spool_status import BrokerStatus, SpoolStats
 from bus.spool_store import Chunk, Message, SpoolStore
 
 log = logging.getLogger(__name__)
 
 _KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
-_STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
-
-
-@dataclass(slots=True)
-class SpoolStats:
-    """Counters since the spool opened (depth: now, including what an earlier
-    process left)."""
-
-    depth: int = 0  # messages waiting
-    octets: int = 0  # their payload bytes
-    appended: int = 0
-    sent: int = 0  # messages acknowledged (markers count once per partition)
-    dropped: int = 0  # oldest messages deleted because the spool was full
-    dropped_octets: int = 0
-    retries: int = 0  # failed drain rounds
-    refused: int = 0  # of which the broker refused the login (or our TLS)
-    broker_up: bool | None = None  # None until the first round
 
 
 def spool_path(settings: SpoolSettings, instance: str) -> Path:
@@ -132,9 +115,7 @@ class Spool(AsyncService):
         self._partitions: dict[str, int] = {}
         self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
         self._quiet = QuietKafkaLogs()
-        self._down_since: float | None = None
-        self._down_retries = 0
-        self._down_dropped = 0
+        self._status = BrokerStatus(self.stats, self._quiet)
         self._dropping = False
         self._stopping = False
 
@@ -236,7 +217,7 @@ class Spool(AsyncService):
         if dropped:
             self.stats.dropped += dropped
             self.stats.dropped_octets += dropped_octets
-            self._down_dropped += dropped
+            self._status.down_dropped += dropped
             if not self._dropping:
                 self._dropping = True
                 log.warning(
@@ -317,7 +298,7 @@ class Spool(AsyncService):
                 inflight.clear()
                 held = []
                 cursor = 0
-                self._failed(exc, time.monotonic() - t0)
+                self._status.failed(exc, time.monotonic() - t0)
                 with contextlib.suppress(Exception):
                     await (getattr(self.producer, "abort", None) or self.producer.stop)()
                 self._started = False
@@ -330,7 +311,7 @@ class Spool(AsyncService):
             await self._run(self._store.delete_through, seq)
             self.stats.sent += n
             self._sync_depth()
-            self._up()
+            self._status.up()
             self._progress.set()
 
     async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
@@ -383,95 +364,6 @@ class Spool(AsyncService):
         await _send_generic(self.producer, batches)
         done.set_result(None)
         return n, done
-
-    def _failed(self, exc: BaseException, took_s: float) -> None:
-        self.stats.retries += 1
-        new_outage = self._down_since is None or self.stats.broker_up is not False
-        if new_outage:
-            self._down_since = time.monotonic() - took_s
-            self._down_retries = 0
-            self._down_dropped = 0
-            self._quiet_before = self._quiet.suppressed
-            self._appended_before = self.stats.appended
-            self._status_at = time.monotonic()
-        if isinstance(exc, BusRefused):
-            self._refused(exc)
-        elif new_outage:
-            why = (
-                "no acknowledgement within the send timeout"
-                if isinstance(exc, TimeoutError)
-                else str(exc)
-            )
-            log.warning(
-                "bus: broker unreachable (%s); collection goes on into the spool "
-                "(%d messages, %.1f MiB waiting); retrying",
-                why,
-                self.stats.depth,
-                self.stats.octets / 2**20,
-            )
-        elif time.monotonic() - self._status_at >= _STATUS_EVERY_S:
-            self._status_at = time.monotonic()
-            log.warning(
-                "bus: broker still unreachable after %.0f s (%d failed rounds); spool holds "
-                "%d messages (%.1f MiB), %d dropped so far",
-                time.monotonic() - (self._down_since or 0.0),
-                self._down_retries,
-                self.stats.depth,
-                self.stats.octets / 2**20,
-                self._down_dropped,
-            )
-        self._down_retries += 1
-        self.stats.broker_up = False
-
-    def _refused(self, exc: BaseException) -> None:
-        """One ERROR now, then at most one per :data:`bus.retry.REPORT_EVERY_S`."""
-        self.stats.refused += 1
-        now = time.monotonic()
-        if self._refused_at is not None and now - self._refused_at < REPORT_EVERY_S:
-            return
-        self._refused_at = now
-        log.error(
-            "bus: the broker refused us: %s; collection goes on into the spool, nothing "
-            "is lost (%d messages, %.1f MiB waiting); retrying at most %.0f s apart%s",
-            exc,
-            self.stats.depth,
-            self.stats.octets / 2**20,
-            REFUSED_BACKOFF_S[-1],
-            f" ({self.stats.refused} refusals so far)" if self.stats.refused > 1 else "",
-        )
-
-    def _up(self) -> None:
-        self._refused_at = None
-        if self.stats.broker_up is False and self._down_since is not None:
-            log.warning(
-                "bus: broker reachable again after %.1f s (%d failed rounds, %d aiokafka "
-                "log lines suppressed); %d messages spooled meanwhile, %d dropped from the "
-                "full spool, %d still to send",
-                time.monotonic() - (self._down_since or 0.0),
-                self._down_retries,
-                self._quiet.suppressed - self._quiet_before,
-                self.stats.appended - self._appended_before,
-                self._down_dropped,
-                self.stats.depth,
-            )
-            self._down_since = None
-            self._recovering_since = time.monotonic()
-            self._sent_before = self.stats.sent
-        elif self._recovering_since is not None and self.stats.depth == 0:
-            log.info(
-                "bus: spool drained: %d messages sent in %.1f s since the broker came back",
-                self.stats.sent - self._sent_before,
-                time.monotonic() - self._recovering_since,
-            )
-            self._recovering_since = None
-        self.stats.broker_up = True
-
-    _quiet_before = 0
-    _status_at = 0.0
-    _appended_before = 0
-    _sent_before = 0
-    _recovering_since: float | None = None
-    _refused_at: float | None = None
 
 
 async def _send_generic(
