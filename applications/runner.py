@@ -141,6 +141,9 @@ class AppRunner(AsyncService):
             halt = asyncio.ensure_future(stop.wait())
             try:
                 await asyncio.wait({step, halt}, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:  # the run itself cancelled: no step left behind
+                step.cancel()
+                raise
             finally:
                 halt.cancel()
             if not step.done():  # stopped while a step is in hand: let it finish, bounded

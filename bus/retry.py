@@ -152,6 +152,9 @@ async def _start_patiently(
         halt = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({attempt, halt}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled itself: no attempt left behind
+            attempt.cancel()
+            raise
         finally:
             halt.cancel()
         if not attempt.done():
