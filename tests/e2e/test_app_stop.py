@@ -71,6 +71,7 @@ async def test_sigterm_mid_batch_commits_it_and_the_next_instance_repeats_nothin
         started = sum(int(n) for n in begin.read_text().split())
         assert started and len(by_a) >= 1, "the batch in hand was not handled"
         assert max(by_a.values()) == 1
+        assert (log_dir / f"{a.pid}.stopped").exists(), "the application's stop did not run"
 
         b = start_instance(cfg, "b")
         procs.append(b)

@@ -23,7 +23,7 @@ class CountApp(Application):
     header) and fsyncs before returning, so the runner commits only what is on
     disk.  A slow instance appends a line to ``<log_dir>/<pid>.begin`` when it
     starts handling a batch, then sleeps ``delay_s``: a test can stop it in
-    the middle of a batch."""
+    the middle of a batch.  Its ``stop`` leaves ``<log_dir>/<pid>.stopped``."""
 
     name: ClassVar[str] = "test-count"
     Settings = CountSettings
@@ -46,6 +46,12 @@ class CountApp(Application):
             fh.writelines(lines)
             fh.flush()
             os.fsync(fh.fileno())
+
+    async def stop(self) -> None:
+        """Leaves ``<log_dir>/<pid>.stopped``: a test sees that stop ran."""
+        cfg: CountSettings = self.settings  # type: ignore[assignment]
+        cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.log_dir / f"{os.getpid()}.stopped").write_text("stopped\n")
 
 
 class CaptureApp(Application):
