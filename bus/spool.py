@@ -37,6 +37,15 @@ Guarantees:
   acknowledged round after it logs one line with the outage's length,
   retries, messages spooled meanwhile and drops.  aiokafka's own per-attempt warnings are
   rate-limited (:class:`QuietKafkaLogs`).
+- **Refused login**: a broker that refuses the producer's login (wrong SASL
+  password, user or mechanism; a TLS certificate not trusted) is said plainly,
+  as an ERROR naming the listener, mechanism and user (never the password):
+  the first at once (the drainer connects as it starts, before anything is
+  spooled), then at most one a minute while it lasts.  The data stays in the
+  spool and collection goes on; the login is retried at a slow bounded backoff
+  (:data:`bus.retry.REFUSED_BACKOFF_S`, at most a minute apart), reading the
+  password afresh each time, so a secret fixed in its file is used by the next
+  attempt or the next start and the spool is sent.
 - **Stop**: :meth:`Spool.stop` drains for at most ``stop_timeout_ms`` (less
   when the broker is known down), then stops the drainer and the producer
   (bounded too); what was not acknowledged stays in the file for the next
@@ -54,250 +63,26 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from bus.api import AsyncService, BusError
+from bus.api import AsyncService, BusError, BusRefused
 from bus.partitioner import partition_for
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
+from bus.retry import REFUSED_BACKOFF_S, QuietKafkaLogs
 from bus.settings import SpoolSettings
+from bus.spool_status import BrokerStatus, SpoolStats
+from bus.spool_store import Chunk, Message, SpoolStore
 
 log = logging.getLogger(__name__)
 
 _KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
-_STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    marker INTEGER NOT NULL,  -- 1: a cycle marker, to be sent to every partition
-    n INTEGER NOT NULL,       -- messages in body
-    size INTEGER NOT NULL,    -- their key + value bytes
-    ts_ms INTEGER NOT NULL,   -- when appended (the messages' Kafka timestamp)
-    body BLOB NOT NULL        -- msgpack [[topic, key, value, headers], ...]
-)
-"""
-# One row per append (a device's records, a marker): SQLite's per-row cost
-# (~20 us to insert, read and delete) is paid once per chunk, not per message.
-
-# topic, key, value, headers
-Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
-_body_encoder = msgspec.msgpack.Encoder()
-_body_decoder = msgspec.msgpack.Decoder(
-    list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """What one :meth:`Spool.append` (or :meth:`Spool.append_marker`) wrote."""
-
-    seq: int
-    marker: bool
-    ts_ms: int
-    messages: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
-
-
-@dataclass(slots=True)
-class SpoolStats:
-    """Counters since the spool opened (depth: now, including what an earlier
-    process left)."""
-
-    depth: int = 0  # messages waiting
-    octets: int = 0  # their payload bytes
-    appended: int = 0
-    sent: int = 0  # messages acknowledged (markers count once per partition)
-    dropped: int = 0  # oldest messages deleted because the spool was full
-    dropped_octets: int = 0
-    retries: int = 0  # failed drain rounds
-    broker_up: bool | None = None  # None until the first round
-
-
-class SpoolStore:
-    """The SQLite file; blocking calls, used from one thread at a time.
-
-    The newest chunks appended by this process are also kept in memory (up to
-    ``cache_octets``): a drainer that keeps up reads them from there, not back
-    from the file.  Every chunk after ``_floor - 1`` that is in the file is in
-    the cache (older ones, and ones evicted, are read from the file)."""
-
-    def __init__(self, path: Path, max_octets: int, cache_octets: int = 64 << 20) -> None:
-        self.path = path
-        self.max_octets = max_octets
-        self.depth = 0
-        self.octets = 0
-        self._db: sqlite3.Connection | None = None
-        self._cache: OrderedDict[int, tuple[Chunk, int]] = OrderedDict()  # seq -> chunk, size
-        self._cache_octets = 0
-        self._cache_max = cache_octets
-        self._floor: int | None = None  # cache complete for seq >= floor
-
-    def _uncache_through(self, seq: int) -> None:
-        cache = self._cache
-        while cache:
-            first = next(iter(cache))
-            if first > seq:
-                break
-            _, size = cache.pop(first)
-            self._cache_octets -= size
-
-    def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # Chunks are tens of KB: big pages keep their overflow chains short
-        # (reads and deletes ~2x cheaper).  Takes effect when the file is created.
-        db.execute("PRAGMA page_size=65536")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(_SCHEMA)
-        self.depth, self.octets = db.execute(
-            "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool"
-        ).fetchone()
-        self._db = db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise BusError(f"spool {self.path} is not open")
-        return self._db
-
-    def append(self, messages: Sequence[Message], marker: bool, ts_ms: int) -> tuple[int, int]:
-        """Commit ``messages`` as one chunk; drop the oldest chunks past the
-        bound.  Returns (dropped messages, dropped bytes)."""
-        db = self._conn()
-        size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
-        body = _body_encoder.encode(messages)
-        dropped = dropped_octets = last_cut = 0
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            cur = db.execute(
-                "INSERT INTO spool (marker, n, size, ts_ms, body) VALUES (?, ?, ?, ?, ?)",
-                (int(marker), len(messages), size, ts_ms, body),
-            )
-            seq = cur.lastrowid
-            self.depth += len(messages)
-            self.octets += size
-            while self.octets > self.max_octets:
-                excess = self.octets - self.max_octets
-                cut = n = got = 0
-                for oldest, cn, csize in db.execute(
-                    "SELECT seq, n, size FROM spool ORDER BY seq LIMIT 10000"
-                ):
-                    cut, n, got = oldest, n + cn, got + csize
-                    if got >= excess:
-                        break
-                if not cut:
-                    break
-                db.execute("DELETE FROM spool WHERE seq <= ?", (cut,))
-                self._uncache_through(cut)
-                last_cut = cut
-                self.depth -= n
-                self.octets -= got
-                dropped += n
-                dropped_octets += got
-        assert seq is not None
-        if self._floor is None:
-            self._floor = seq  # every chunk from here on passes through the cache
-        if seq > last_cut:  # (not dropped at once by its own append)
-            self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)  # type: ignore[arg-type]
-            self._cache_octets += size
-        while self._cache_octets > self._cache_max and self._cache:
-            first, (_, csize) = self._cache.popitem(last=False)
-            self._cache_octets -= csize
-            self._floor = first + 1  # chunks up to it are read from the file again
-        return dropped, dropped_octets
-
-    def read_after(self, after: int, limit: int) -> list[Chunk]:
-        """Chunks after sequence number ``after``, oldest first, until they hold
-        ``limit`` messages (at least one chunk)."""
-        out: list[Chunk] = []
-        n = 0
-        if self._floor is not None and after >= self._floor - 1:
-            for seq, (chunk, _) in self._cache.items():
-                if seq <= after:
-                    continue
-                out.append(chunk)
-                n += len(chunk.messages)
-                if n >= limit:
-                    break
-            return out
-        for seq, marker, cn, ts, body in self._conn().execute(
-            "SELECT seq, marker, n, ts_ms, body FROM spool WHERE seq > ? ORDER BY seq", (after,)
-        ):
-            out.append(Chunk(seq, bool(marker), ts, _body_decoder.decode(body)))
-            n += cn
-            if n >= limit:
-                break
-        return out
-
-    def read(self, limit: int) -> list[Chunk]:
-        return self.read_after(0, limit)
-
-    def delete_through(self, seq: int) -> None:
-        """Delete every chunk up to ``seq`` (those the drop may already have taken
-        are simply gone)."""
-        db = self._conn()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            n, size = db.execute(
-                "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool WHERE seq <= ?",
-                (seq,),
-            ).fetchone()
-            db.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
-        self._uncache_through(seq)
-        self.depth -= n
-        self.octets -= size
-
-
-class QuietKafkaLogs(logging.Filter):
-    """Rate-limits aiokafka's warnings and errors: the first of each kind
-    passes, repeats within ``every_s`` are counted instead of logged (a
-    stopped broker otherwise gives ~30 lines a second)."""
-
-    LOGGERS = (
-        "aiokafka",
-        "aiokafka.conn",
-        "aiokafka.cluster",
-        "aiokafka.producer.sender",
-        "aiokafka.producer.producer",
-        "aiokafka.admin.client",
-    )
-
-    def __init__(self, every_s: float = 60.0) -> None:
-        super().__init__()
-        self.every_s = every_s
-        self.suppressed = 0
-        self._last: dict[tuple[str, str], float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
-        k = (record.name, str(record.msg))
-        now = time.monotonic()
-        last = self._last.get(k)
-        if last is not None and now - last < self.every_s:
-            self.suppressed += 1
-            return False
-        self._last[k] = now
-        return True
-
-    def install(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).addFilter(self)
-
-    def remove(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeFilter(self)
 
 
 def spool_path(settings: SpoolSettings, instance: str) -> Path:
@@ -330,9 +115,7 @@ class Spool(AsyncService):
         self._partitions: dict[str, int] = {}
         self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
         self._quiet = QuietKafkaLogs()
-        self._down_since: float | None = None
-        self._down_retries = 0
-        self._down_dropped = 0
+        self._status = BrokerStatus(self.stats, self._quiet)
         self._dropping = False
         self._stopping = False
 
@@ -434,7 +217,7 @@ class Spool(AsyncService):
         if dropped:
             self.stats.dropped += dropped
             self.stats.dropped_octets += dropped_octets
-            self._down_dropped += dropped
+            self._status.down_dropped += dropped
             if not self._dropping:
                 self._dropping = True
                 log.warning(
@@ -471,6 +254,11 @@ class Spool(AsyncService):
             self._wake.clear()
             t0 = time.monotonic()
             try:
+                if not self._started and not self._stopping:
+                    # Connect before anything needs sending: a refused login
+                    # or an unreachable broker is reported at start.
+                    await self.producer.start()
+                    self._started = True
                 while len(inflight) < _IN_FLIGHT:
                     rows: list[Chunk] = held or await self._run(
                         self._store.read_after, cursor, self.settings.drain_batch
@@ -510,19 +298,20 @@ class Spool(AsyncService):
                 inflight.clear()
                 held = []
                 cursor = 0
-                self._failed(exc, time.monotonic() - t0)
+                self._status.failed(exc, time.monotonic() - t0)
                 with contextlib.suppress(Exception):
                     await (getattr(self.producer, "abort", None) or self.producer.stop)()
                 self._started = False
                 self._progress.set()
-                await asyncio.sleep(_BACKOFF_S[min(failures - 1, len(_BACKOFF_S) - 1)])
+                steps = REFUSED_BACKOFF_S if isinstance(exc, BusRefused) else _BACKOFF_S
+                await asyncio.sleep(steps[min(failures - 1, len(steps) - 1)])
                 continue
             failures = 0
             inflight.popleft()
             await self._run(self._store.delete_through, seq)
             self.stats.sent += n
             self._sync_depth()
-            self._up()
+            self._status.up()
             self._progress.set()
 
     async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
@@ -575,72 +364,6 @@ class Spool(AsyncService):
         await _send_generic(self.producer, batches)
         done.set_result(None)
         return n, done
-
-    def _failed(self, exc: BaseException, took_s: float) -> None:
-        self.stats.retries += 1
-        if self._down_since is None or self.stats.broker_up is not False:
-            self._down_since = time.monotonic() - took_s
-            self._down_retries = 0
-            self._down_dropped = 0
-            self._quiet_before = self._quiet.suppressed
-            self._appended_before = self.stats.appended
-            why = (
-                "no acknowledgement within the send timeout"
-                if isinstance(exc, TimeoutError)
-                else str(exc)
-            )
-            log.warning(
-                "bus: broker unreachable (%s); collection goes on into the spool "
-                "(%d messages, %.1f MiB waiting); retrying",
-                why,
-                self.stats.depth,
-                self.stats.octets / 2**20,
-            )
-            self._status_at = time.monotonic()
-        elif time.monotonic() - self._status_at >= _STATUS_EVERY_S:
-            self._status_at = time.monotonic()
-            log.warning(
-                "bus: broker still unreachable after %.0f s (%d failed rounds); spool holds "
-                "%d messages (%.1f MiB), %d dropped so far",
-                time.monotonic() - self._down_since,
-                self._down_retries,
-                self.stats.depth,
-                self.stats.octets / 2**20,
-                self._down_dropped,
-            )
-        self._down_retries += 1
-        self.stats.broker_up = False
-
-    def _up(self) -> None:
-        if self.stats.broker_up is False and self._down_since is not None:
-            log.warning(
-                "bus: broker reachable again after %.1f s (%d failed rounds, %d aiokafka "
-                "log lines suppressed); %d messages spooled meanwhile, %d dropped from the "
-                "full spool, %d still to send",
-                time.monotonic() - self._down_since,
-                self._down_retries,
-                self._quiet.suppressed - self._quiet_before,
-                self.stats.appended - self._appended_before,
-                self._down_dropped,
-                self.stats.depth,
-            )
-            self._down_since = None
-            self._recovering_since = time.monotonic()
-            self._sent_before = self.stats.sent
-        elif self._recovering_since is not None and self.stats.depth == 0:
-            log.info(
-                "bus: spool drained: %d messages sent in %.1f s since the broker came back",
-                self.stats.sent - self._sent_before,
-                time.monotonic() - self._recovering_since,
-            )
-            self._recovering_since = None
-        self.stats.broker_up = True
-
-    _quiet_before = 0
-    _status_at = 0.0
-    _appended_before = 0
-    _sent_before = 0
-    _recovering_since: float | None = None
 
 
 async def _send_generic(
