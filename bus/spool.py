@@ -63,13 +63,12 @@ from typing import Any
 import msgspec
 
 from bus.api import AsyncService, BusError
-from bus.partitioner import partition_for
+from bus.partitioner import KeyPartitioner
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
 from bus.settings import SpoolSettings
 
 log = logging.getLogger(__name__)
 
-_KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
 _STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
@@ -89,8 +88,11 @@ CREATE TABLE IF NOT EXISTS spool (
 # topic, key, value, headers
 Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
 _body_encoder = msgspec.msgpack.Encoder()
+# Headers come back as tuples: a message read back is then made of tuples of
+# str/bytes only, which the garbage collector stops tracking after one pass
+# (a list would keep every message of a backlog in each full collection).
 _body_decoder = msgspec.msgpack.Decoder(
-    list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
+    list[tuple[str, bytes | None, bytes, tuple[tuple[str, bytes], ...]]]
 )
 
 
@@ -101,7 +103,7 @@ class Chunk:
     seq: int
     marker: bool
     ts_ms: int
-    messages: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
+    messages: Sequence[Message]
 
 
 @dataclass(slots=True)
@@ -209,7 +211,7 @@ class SpoolStore:
         if self._floor is None:
             self._floor = seq  # every chunk from here on passes through the cache
         if seq > last_cut:  # (not dropped at once by its own append)
-            self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)  # type: ignore[arg-type]
+            self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)
             self._cache_octets += size
         while self._cache_octets > self._cache_max and self._cache:
             first, (_, csize) = self._cache.popitem(last=False)
@@ -328,7 +330,7 @@ class Spool(AsyncService):
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._partitions: dict[str, int] = {}
-        self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
+        self._keys = KeyPartitioner()
         self._quiet = QuietKafkaLogs()
         self._down_since: float | None = None
         self._down_retries = 0
@@ -532,7 +534,8 @@ class Spool(AsyncService):
             await self.producer.start()
             self._started = True
         groups: dict[
-            tuple[str, int], list[tuple[bytes | None, bytes, list[tuple[str, bytes]], int | None]]
+            tuple[str, int],
+            list[tuple[bytes | None, bytes, Sequence[tuple[str, bytes]], int | None]],
         ] = {}
         n = 0
         keys = self._keys
@@ -547,21 +550,14 @@ class Spool(AsyncService):
                     assert isinstance(m, CycleComplete)
                     for p in range(parts):
                         copy = msgspec.structs.replace(m, partition=p, partitions=parts)
-                        hdr = [(RECORD_ID_HEADER, record_id(copy).encode())]
+                        hdr = ((RECORD_ID_HEADER, record_id(copy).encode()),)
                         groups.setdefault((topic, p), []).append((None, encode(copy), hdr, ts))
                         n += 1
                     continue
                 if key is None:
                     p = (c.seq + n) % parts
                 else:
-                    cache = keys.get(parts)
-                    if cache is None:
-                        cache = keys[parts] = {}
-                    p = cache.get(key, -1)
-                    if p < 0:
-                        if len(cache) > _KEY_CACHE:
-                            cache.clear()
-                        p = cache[key] = partition_for(key, parts)
+                    p = keys.partition(key, parts)
                 g = groups.get((topic, p))
                 if g is None:
                     g = groups[(topic, p)] = []
