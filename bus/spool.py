@@ -49,14 +49,14 @@ The embedded bus does not use a spool: it is itself a local SQLite file, so
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,44 +66,16 @@ from bus.api import AsyncService, BusError
 from bus.partitioner import KeyPartitioner
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
 from bus.settings import SpoolSettings
+from bus.spool_store import Chunk, Message, SpoolStore, SpoolWorker
+
+__all__ = ["Chunk", "Message", "QuietKafkaLogs", "Spool", "SpoolStats", "SpoolStore", "spool_path"]
 
 log = logging.getLogger(__name__)
 
 _STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    marker INTEGER NOT NULL,  -- 1: a cycle marker, to be sent to every partition
-    n INTEGER NOT NULL,       -- messages in body
-    size INTEGER NOT NULL,    -- their key + value bytes
-    ts_ms INTEGER NOT NULL,   -- when appended (the messages' Kafka timestamp)
-    body BLOB NOT NULL        -- msgpack [[topic, key, value, headers], ...]
-)
-"""
-# One row per append (a device's records, a marker): SQLite's per-row cost
-# (~20 us to insert, read and delete) is paid once per chunk, not per message.
-
-# topic, key, value, headers
-Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
-_body_encoder = msgspec.msgpack.Encoder()
-# Headers come back as tuples: a message read back is then made of tuples of
-# str/bytes only, which the garbage collector stops tracking after one pass
-# (a list would keep every message of a backlog in each full collection).
-_body_decoder = msgspec.msgpack.Decoder(
-    list[tuple[str, bytes | None, bytes, tuple[tuple[str, bytes], ...]]]
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """What one :meth:`Spool.append` (or :meth:`Spool.append_marker`) wrote."""
-
-    seq: int
-    marker: bool
-    ts_ms: int
-    messages: Sequence[Message]
+_READ_PIECE = 2_000  # messages per read call: an append waits for at most one
 
 
 @dataclass(slots=True)
@@ -121,144 +93,10 @@ class SpoolStats:
     broker_up: bool | None = None  # None until the first round
 
 
-class SpoolStore:
-    """The SQLite file; blocking calls, used from one thread at a time.
-
-    The newest chunks appended by this process are also kept in memory (up to
-    ``cache_octets``): a drainer that keeps up reads them from there, not back
-    from the file.  Every chunk after ``_floor - 1`` that is in the file is in
-    the cache (older ones, and ones evicted, are read from the file)."""
-
-    def __init__(self, path: Path, max_octets: int, cache_octets: int = 64 << 20) -> None:
-        self.path = path
-        self.max_octets = max_octets
-        self.depth = 0
-        self.octets = 0
-        self._db: sqlite3.Connection | None = None
-        self._cache: OrderedDict[int, tuple[Chunk, int]] = OrderedDict()  # seq -> chunk, size
-        self._cache_octets = 0
-        self._cache_max = cache_octets
-        self._floor: int | None = None  # cache complete for seq >= floor
-
-    def _uncache_through(self, seq: int) -> None:
-        cache = self._cache
-        while cache:
-            first = next(iter(cache))
-            if first > seq:
-                break
-            _, size = cache.pop(first)
-            self._cache_octets -= size
-
-    def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # Chunks are tens of KB: big pages keep their overflow chains short
-        # (reads and deletes ~2x cheaper).  Takes effect when the file is created.
-        db.execute("PRAGMA page_size=65536")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(_SCHEMA)
-        self.depth, self.octets = db.execute(
-            "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool"
-        ).fetchone()
-        self._db = db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise BusError(f"spool {self.path} is not open")
-        return self._db
-
-    def append(self, messages: Sequence[Message], marker: bool, ts_ms: int) -> tuple[int, int]:
-        """Commit ``messages`` as one chunk; drop the oldest chunks past the
-        bound.  Returns (dropped messages, dropped bytes)."""
-        db = self._conn()
-        size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
-        body = _body_encoder.encode(messages)
-        dropped = dropped_octets = last_cut = 0
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            cur = db.execute(
-                "INSERT INTO spool (marker, n, size, ts_ms, body) VALUES (?, ?, ?, ?, ?)",
-                (int(marker), len(messages), size, ts_ms, body),
-            )
-            seq = cur.lastrowid
-            self.depth += len(messages)
-            self.octets += size
-            while self.octets > self.max_octets:
-                excess = self.octets - self.max_octets
-                cut = n = got = 0
-                for oldest, cn, csize in db.execute(
-                    "SELECT seq, n, size FROM spool ORDER BY seq LIMIT 10000"
-                ):
-                    cut, n, got = oldest, n + cn, got + csize
-                    if got >= excess:
-                        break
-                if not cut:
-                    break
-                db.execute("DELETE FROM spool WHERE seq <= ?", (cut,))
-                self._uncache_through(cut)
-                last_cut = cut
-                self.depth -= n
-                self.octets -= got
-                dropped += n
-                dropped_octets += got
-        assert seq is not None
-        if self._floor is None:
-            self._floor = seq  # every chunk from here on passes through the cache
-        if seq > last_cut:  # (not dropped at once by its own append)
-            self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)
-            self._cache_octets += size
-        while self._cache_octets > self._cache_max and self._cache:
-            first, (_, csize) = self._cache.popitem(last=False)
-            self._cache_octets -= csize
-            self._floor = first + 1  # chunks up to it are read from the file again
-        return dropped, dropped_octets
-
-    def read_after(self, after: int, limit: int) -> list[Chunk]:
-        """Chunks after sequence number ``after``, oldest first, until they hold
-        ``limit`` messages (at least one chunk)."""
-        out: list[Chunk] = []
-        n = 0
-        if self._floor is not None and after >= self._floor - 1:
-            for seq, (chunk, _) in self._cache.items():
-                if seq <= after:
-                    continue
-                out.append(chunk)
-                n += len(chunk.messages)
-                if n >= limit:
-                    break
-            return out
-        for seq, marker, cn, ts, body in self._conn().execute(
-            "SELECT seq, marker, n, ts_ms, body FROM spool WHERE seq > ? ORDER BY seq", (after,)
-        ):
-            out.append(Chunk(seq, bool(marker), ts, _body_decoder.decode(body)))
-            n += cn
-            if n >= limit:
-                break
-        return out
-
-    def read(self, limit: int) -> list[Chunk]:
-        return self.read_after(0, limit)
-
-    def delete_through(self, seq: int) -> None:
-        """Delete every chunk up to ``seq`` (those the drop may already have taken
-        are simply gone)."""
-        db = self._conn()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            n, size = db.execute(
-                "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool WHERE seq <= ?",
-                (seq,),
-            ).fetchone()
-            db.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
-        self._uncache_through(seq)
-        self.depth -= n
-        self.octets -= size
+@dataclass(slots=True)
+class _AppendGroup:
+    items: list[tuple[Sequence[Message], bool, int]] = field(default_factory=list)
+    done: asyncio.Future[tuple[int, int]] | None = None
 
 
 class QuietKafkaLogs(logging.Filter):
@@ -324,7 +162,9 @@ class Spool(AsyncService):
         self._store = SpoolStore(path, settings.max_octets)
         # One thread owns the SQLite connection: appends and drain rounds are
         # serialised and the event loop never blocks on the file.
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: SpoolWorker | None = None
+        self._group: _AppendGroup | None = None  # appends waiting for the worker
+        self._group_lock = threading.Lock()
         self._wake = asyncio.Event()  # something was appended (or stop)
         self._progress = asyncio.Event()  # a drain round ended
         self._task: asyncio.Task[None] | None = None
@@ -340,15 +180,15 @@ class Spool(AsyncService):
 
     # --- life cycle -----------------------------------------------------------
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Any, *args: Any, urgent: bool = False) -> Any:
         if self._pool is None:
             raise BusError(f"spool {self.path} is not started")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await asyncio.wrap_future(self._pool.submit(fn, *args, urgent=urgent))
 
     async def start(self) -> None:
         if self._pool is not None:
             return
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
+        self._pool = SpoolWorker()
         try:
             await self._run(self._store.open)
         except sqlite3.Error as exc:
@@ -426,13 +266,29 @@ class Spool(AsyncService):
         await self._append([(topic, None, encode(marker), [])], True)
 
     async def _append(self, messages: Sequence[Message], marker: bool) -> None:
+        """Group commit: appends made while the worker is busy join one group,
+        committed in one transaction when the worker gets to it (in append
+        order; a group is closed once the worker has taken it)."""
+        if self._pool is None:
+            raise BusError(f"spool {self.path} is not started")
         now = int(time.time() * 1000)
+        with self._group_lock:
+            group, first = self._group, False
+            if group is None:
+                group = self._group = _AppendGroup()
+                first = True
+            group.items.append((messages, marker, now))
+        if first:
+            group.done = asyncio.wrap_future(self._pool.submit(self._commit, group, urgent=True))
+        assert group.done is not None
         try:
-            dropped, dropped_octets = await self._run(self._store.append, messages, marker, now)
+            dropped, dropped_octets = await asyncio.shield(group.done)
         except sqlite3.Error as exc:
             raise BusError(f"spool {self.path}: cannot append: {exc}") from exc
         self.stats.appended += len(messages)
         self._sync_depth()
+        if not first:
+            dropped = 0  # the group's drops are counted once, by its first append
         if dropped:
             self.stats.dropped += dropped
             self.stats.dropped_octets += dropped_octets
@@ -447,6 +303,13 @@ class Spool(AsyncService):
                     self.stats.dropped,
                 )
         self._wake.set()
+
+    def _commit(self, group: _AppendGroup) -> tuple[int, int]:
+        """(Worker thread.)  Close ``group`` to newcomers and commit it."""
+        with self._group_lock:
+            if self._group is group:
+                self._group = None
+        return self._store.append_many(group.items)
 
     def partitions(self, topic: str) -> int | None:
         """Partition count of ``topic`` once the drainer has learnt it."""
@@ -474,9 +337,7 @@ class Spool(AsyncService):
             t0 = time.monotonic()
             try:
                 while len(inflight) < _IN_FLIGHT:
-                    rows: list[Chunk] = held or await self._run(
-                        self._store.read_after, cursor, self.settings.drain_batch
-                    )
+                    rows: list[Chunk] = held or await self._read_round(cursor)
                     held = []
                     if not rows:
                         break
@@ -526,6 +387,21 @@ class Spool(AsyncService):
             self._sync_depth()
             self._up()
             self._progress.set()
+
+    async def _read_round(self, after: int) -> list[Chunk]:
+        """Chunks after ``after`` holding up to ``drain_batch`` messages (at least
+        one chunk if any), read in pieces of :data:`_READ_PIECE` messages so an
+        append never waits long behind a read of the backlog."""
+        rows: list[Chunk] = []
+        n, limit = 0, self.settings.drain_batch
+        while n < limit:
+            piece = await self._run(self._store.read_after, after, min(_READ_PIECE, limit - n))
+            if not piece:
+                break
+            rows.extend(piece)
+            n += sum(len(c.messages) for c in piece)
+            after = piece[-1].seq
+        return rows
 
     async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
         """Queue ``rows`` (keyed by partition, markers to every partition) on the
