@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from bus.settings import BusSettings, EmbeddedSettings, KafkaSettings, SpoolSett
 from bus.spool import Spool
 from bus.topics import topic_name
 from collectors.publish import Publisher
+from netfeed import gctune
 
 
 def make_records(n: int, devices: int = 200) -> list[Record]:
@@ -197,24 +197,23 @@ async def main() -> None:
         help="kafka.compression (default: the setting's default)",
     )
     ap.add_argument(
-        "--no-gc-freeze",
+        "--gc-default",
         action="store_true",
-        help="leave the pre-built records to the garbage collector (see README)",
+        help="CPython's GC settings, not netfeed.gctune's (see README)",
     )
     args = ap.parse_args()
     records = make_records(args.records)
-    if not args.no_gc_freeze:
-        # A collector publishes each device's records and frees them; it never
-        # holds 200k of them.  Held here, every full collection would walk them
-        # all (a quarter of the batch path's CPU): freeze them out of its sight.
-        gc.collect()
-        gc.freeze()
+    if not args.gc_default:
+        # As `netfeed collect` after its start-up.  This also freezes the
+        # pre-built records: a collector frees each device's records once
+        # published, it never holds 200k that every full collection walks.
+        gctune.settle()
     size = sum(len(__import__("bus.records").records.encode(r)) for r in records[:1000]) / 1000
     print(
         f"bus_throughput: {args.records} interface records, {size:.0f} B each (JSON), "
         f"loadavg {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}, {os.cpu_count()} cores, "
         f"kafka compression {args.compression}, "
-        f"{'records not frozen' if args.no_gc_freeze else 'records gc-frozen'}"
+        f"gc {'CPython default' if args.gc_default else 'netfeed.gctune'}"
     )
     for backend in args.backends.split(","):
         prefix = f"bench{uuid.uuid4().hex[:8]}"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from bus.settings import BusSettings, KafkaSettings, SpoolSettings
 from bus.spool import Spool
 from bus.topics import topic_name
 from collectors.publish import Publisher
+from netfeed import gctune
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bus_throughput import make_records  # the same realistic records
@@ -154,6 +154,11 @@ async def main() -> int:
         "--spread", type=float, default=0.5, help="live polls start over this share of the interval"
     )
     ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument(
+        "--gc-default",
+        action="store_true",
+        help="keep CPython's GC thresholds, not netfeed.gctune's (as `netfeed collect`)",
+    )
     ap.add_argument("--max-octets", type=int, default=SpoolSettings().max_octets)
     ap.add_argument("--timeout-s", type=float, default=600.0, help="bound on the recovery phase")
     args = ap.parse_args()
@@ -170,7 +175,8 @@ async def main() -> int:
         f"outage {args.backlog_s:g} s = {cycles} cycles = "
         f"{cycles * per_cycle:,} records backlog; {args.partitions} partitions, spool bound "
         f"{args.max_octets / 2**20:,.0f} MiB; loadavg {os.getloadavg()[0]:.2f}, "
-        f"{os.cpu_count()} cores; kafka {boot}"
+        f"{os.cpu_count()} cores; kafka {boot}; gc thresholds "
+        f"{'CPython default' if args.gc_default else (gctune.GEN0, gctune.GEN1, gctune.GEN2)}"
     )
     prefix = f"backlog{uuid.uuid4().hex[:8]}"
     bus = BusSettings(
@@ -181,8 +187,8 @@ async def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="nf-bench-backlog-"))
     settings = SpoolSettings(path=tmp, max_octets=args.max_octets, stop_timeout_ms=0)
     path = tmp / "backlog.sqlite3"
-    gc.collect()
-    gc.freeze()
+    if not args.gc_default:
+        gctune.settle()  # as `netfeed collect` does after its start-up
 
     # Phase 1: the outage.
     async with Spool(settings, path, _Away()) as spool:
