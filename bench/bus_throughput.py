@@ -32,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bus.factory import make_consumer, make_producer
 from bus.kafka import KafkaProducer
-from bus.partitioner import partition_for
+from bus.partitioner import KeyPartitioner
 from bus.records import RECORD_ID_HEADER, Provenance, Record, decode, encode, record_id
 from bus.settings import BusSettings, EmbeddedSettings, KafkaSettings, SpoolSettings
 from bus.spool import Spool
 from bus.topics import topic_name
 from collectors.publish import Publisher
+from netfeed import gctune
 
 
 def make_records(n: int, devices: int = 200) -> list[Record]:
@@ -115,14 +116,14 @@ async def produce_batch(
     topic = topic_name(bus.topic_prefix, "bench", "interfaces")
     async with KafkaProducer(bus, client_id="bench-batch") as producer:
         parts = await producer.ensure_topic(topic)
+        keys = KeyPartitioner()
         t0, c0 = time.perf_counter(), time.process_time()
         for k in range(0, len(records), chunk):
-            groups: dict[int, list[tuple[bytes | None, bytes, list[tuple[str, bytes]], int | None]]]
-            groups = {}
+            groups: dict[int, list[tuple[bytes | None, bytes, Any, int | None]]] = {}
             for r in records[k : k + chunk]:
                 key = r.device.encode()
-                groups.setdefault(partition_for(key, parts), []).append(
-                    (key, encode(r), [(RECORD_ID_HEADER, record_id(r).encode())], None)
+                groups.setdefault(keys.partition(key, parts), []).append(
+                    (key, encode(r), ((RECORD_ID_HEADER, record_id(r).encode()),), None)
                 )
             await producer.send_batches([(topic, p, m) for p, m in groups.items()])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -195,13 +196,24 @@ async def main() -> None:
         choices=["none", "gzip", "snappy", "lz4", "zstd"],
         help="kafka.compression (default: the setting's default)",
     )
+    ap.add_argument(
+        "--gc-default",
+        action="store_true",
+        help="CPython's GC settings, not netfeed.gctune's (see README)",
+    )
     args = ap.parse_args()
     records = make_records(args.records)
+    if not args.gc_default:
+        # As `netfeed collect` after its start-up.  This also freezes the
+        # pre-built records: a collector frees each device's records once
+        # published, it never holds 200k that every full collection walks.
+        gctune.settle()
     size = sum(len(__import__("bus.records").records.encode(r)) for r in records[:1000]) / 1000
     print(
         f"bus_throughput: {args.records} interface records, {size:.0f} B each (JSON), "
         f"loadavg {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}, {os.cpu_count()} cores, "
-        f"kafka compression {args.compression}"
+        f"kafka compression {args.compression}, "
+        f"gc {'CPython default' if args.gc_default else 'netfeed.gctune'}"
     )
     for backend in args.backends.split(","):
         prefix = f"bench{uuid.uuid4().hex[:8]}"

@@ -63,7 +63,7 @@ import msgspec
 from bus.api import AsyncService, BusError, BusMessage
 from bus.embedded_groups import TP, Subscription, assign, fair_quotas, regex
 from bus.embedded_store import ReadRow, Row, Store, Worker
-from bus.partitioner import partition_for
+from bus.partitioner import KeyPartitioner
 from bus.settings import BusSettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,6 @@ _BATCH_ROWS = 5_000  # one transaction per batch: amortises the fsync and the lo
 _BATCH_BYTES = 4 << 20
 _MAX_PENDING = 4  # batches queued on the writer thread before send() waits
 _LINGER_S = 0.01  # a lone message is written this long after send(), as Kafka's linger
-_KEY_CACHE = 100_000  # device keys repeat every cycle; murmur2 in Python is ~µs each
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")  # Kafka's legal topic names
 
 _headers_decoder = msgspec.msgpack.Decoder(list[tuple[str, bytes]])
@@ -102,7 +101,7 @@ class EmbeddedProducer(AsyncService):
         self._worker: Worker | None = None
         self._topics: dict[str, tuple[int, int]] = {}  # name -> (topic_id, partitions)
         self._rr: dict[str, int] = {}
-        self._keys: dict[tuple[bytes, int], int] = {}
+        self._keys = KeyPartitioner(100_000)
         self._buf: list[Row] = []
         self._buf_bytes = 0
         self._pending: deque[asyncio.Future[None]] = deque()
@@ -183,11 +182,7 @@ class EmbeddedProducer(AsyncService):
             if not 0 <= partition < n:
                 raise BusError(f"topic {topic!r} has {n} partitions, not partition {partition}")
         elif key is not None:
-            partition = self._keys.get((key, n))
-            if partition is None:
-                if len(self._keys) >= _KEY_CACHE:
-                    self._keys.clear()
-                partition = self._keys[(key, n)] = partition_for(key, n)
+            partition = self._keys.partition(key, n)
         else:
             partition = self._rr.get(topic, 0) % n
             self._rr[topic] = partition + 1

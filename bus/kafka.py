@@ -186,7 +186,9 @@ class KafkaProducer(AsyncService):
         return a future that completes when all are acknowledged (or fails with
         :class:`BusError`).
 
-        A message is ``(key, value, headers, timestamp_ms)``.  Within a
+        A message is ``(key, value, headers, timestamp_ms)``; ``headers`` any
+        sequence of ``(name, value)`` (tuples are best: nothing for the garbage
+        collector to keep tracking).  Within a
         partition the order of submission is kept (aiokafka queues one batch
         per partition and sends them one at a time), also across calls; groups
         for different partitions go out concurrently.  This is the fast path:
@@ -204,6 +206,8 @@ class KafkaProducer(AsyncService):
                 batch = producer.create_batch()
                 n = 0
                 for key, value, headers, ts in messages:
+                    if type(headers) is not list:  # aiokafka's builder takes lists only
+                        headers = list(headers)
                     while batch.append(key=key, value=value, timestamp=ts, headers=headers) is None:
                         if n == 0:
                             raise BusError(

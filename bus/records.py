@@ -157,6 +157,7 @@ class Quarantined(msgspec.Struct, tag_field="kind", tag="quarantined", kw_only=T
 Message = Record | CycleComplete | Quarantined
 
 _encoder = msgspec.json.Encoder()
+_blake2b = hashlib.blake2b
 _decoder: msgspec.json.Decoder[Record | CycleComplete | Quarantined] = msgspec.json.Decoder(Message)
 
 
@@ -184,12 +185,14 @@ def record_id(message: Record | CycleComplete | Quarantined) -> str:
         text = f"quarantined\x1f{record_id(message.record)}\x1f{message.rule}"
     elif isinstance(message, Record):
         tags = message.tags
-        row = "\x1f".join(f"{k}={tags[k]}" for k in sorted(tags))
+        # (A list, not a generator: the same text ~20% cheaper, and nothing left
+        # for the garbage collector to count on the hot path.)
+        row = "\x1f".join([f"{k}={tags[k]}" for k in sorted(tags)])
         m = message
         text = f"{m.network}\x1f{m.device}\x1f{m.dataset}\x1f{m.cycle_id}\x1e{row}"
     else:
         text = f"cycle_complete\x1f{message.cycle_id}\x1e{message.partition}"
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return _blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def encode(message: Record | CycleComplete | Quarantined) -> bytes:

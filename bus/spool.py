@@ -58,31 +58,40 @@ The embedded bus does not use a spool: it is itself a local SQLite file, so
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from bus.api import AsyncService, BusError, BusRefused
-from bus.partitioner import partition_for
+from bus.partitioner import KeyPartitioner
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
 from bus.retry import REFUSED_BACKOFF_S, QuietKafkaLogs
 from bus.settings import SpoolSettings
 from bus.spool_status import BrokerStatus, SpoolStats
-from bus.spool_store import Chunk, Message, SpoolStore
+from bus.spool_store import Chunk, Message, SpoolStore, SpoolWorker
+
+__all__ = ["Chunk", "Message", "QuietKafkaLogs", "Spool", "SpoolStats", "SpoolStore", "spool_path"]
 
 log = logging.getLogger(__name__)
 
-_KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
+_READ_PIECE = 2_000  # messages per read call: an append waits for at most one
+
+
+@dataclass(slots=True)
+class _AppendGroup:
+    items: list[tuple[Sequence[Message], bool, int]] = field(default_factory=list)
+    done: asyncio.Future[tuple[int, int]] | None = None
 
 
 def spool_path(settings: SpoolSettings, instance: str) -> Path:
@@ -107,13 +116,15 @@ class Spool(AsyncService):
         self._store = SpoolStore(path, settings.max_octets)
         # One thread owns the SQLite connection: appends and drain rounds are
         # serialised and the event loop never blocks on the file.
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: SpoolWorker | None = None
+        self._group: _AppendGroup | None = None  # appends waiting for the worker
+        self._group_lock = threading.Lock()
         self._wake = asyncio.Event()  # something was appended (or stop)
         self._progress = asyncio.Event()  # a drain round ended
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._partitions: dict[str, int] = {}
-        self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
+        self._keys = KeyPartitioner()
         self._quiet = QuietKafkaLogs()
         self._status = BrokerStatus(self.stats, self._quiet)
         self._dropping = False
@@ -121,15 +132,15 @@ class Spool(AsyncService):
 
     # --- life cycle -----------------------------------------------------------
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Any, *args: Any, urgent: bool = False) -> Any:
         if self._pool is None:
             raise BusError(f"spool {self.path} is not started")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await asyncio.wrap_future(self._pool.submit(fn, *args, urgent=urgent))
 
     async def start(self) -> None:
         if self._pool is not None:
             return
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
+        self._pool = SpoolWorker()
         try:
             await self._run(self._store.open)
         except sqlite3.Error as exc:
@@ -207,13 +218,29 @@ class Spool(AsyncService):
         await self._append([(topic, None, encode(marker), [])], True)
 
     async def _append(self, messages: Sequence[Message], marker: bool) -> None:
+        """Group commit: appends made while the worker is busy join one group,
+        committed in one transaction when the worker gets to it (in append
+        order; a group is closed once the worker has taken it)."""
+        if self._pool is None:
+            raise BusError(f"spool {self.path} is not started")
         now = int(time.time() * 1000)
+        with self._group_lock:
+            group, first = self._group, False
+            if group is None:
+                group = self._group = _AppendGroup()
+                first = True
+            group.items.append((messages, marker, now))
+        if first:
+            group.done = asyncio.wrap_future(self._pool.submit(self._commit, group, urgent=True))
+        assert group.done is not None
         try:
-            dropped, dropped_octets = await self._run(self._store.append, messages, marker, now)
+            dropped, dropped_octets = await asyncio.shield(group.done)
         except sqlite3.Error as exc:
             raise BusError(f"spool {self.path}: cannot append: {exc}") from exc
         self.stats.appended += len(messages)
         self._sync_depth()
+        if not first:
+            dropped = 0  # the group's drops are counted once, by its first append
         if dropped:
             self.stats.dropped += dropped
             self.stats.dropped_octets += dropped_octets
@@ -228,6 +255,13 @@ class Spool(AsyncService):
                     self.stats.dropped,
                 )
         self._wake.set()
+
+    def _commit(self, group: _AppendGroup) -> tuple[int, int]:
+        """(Worker thread.)  Close ``group`` to newcomers and commit it."""
+        with self._group_lock:
+            if self._group is group:
+                self._group = None
+        return self._store.append_many(group.items)
 
     def partitions(self, topic: str) -> int | None:
         """Partition count of ``topic`` once the drainer has learnt it."""
@@ -260,9 +294,7 @@ class Spool(AsyncService):
                     await self.producer.start()
                     self._started = True
                 while len(inflight) < _IN_FLIGHT:
-                    rows: list[Chunk] = held or await self._run(
-                        self._store.read_after, cursor, self.settings.drain_batch
-                    )
+                    rows: list[Chunk] = held or await self._read_round(cursor)
                     held = []
                     if not rows:
                         break
@@ -314,6 +346,21 @@ class Spool(AsyncService):
             self._status.up()
             self._progress.set()
 
+    async def _read_round(self, after: int) -> list[Chunk]:
+        """Chunks after ``after`` holding up to ``drain_batch`` messages (at least
+        one chunk if any), read in pieces of :data:`_READ_PIECE` messages so an
+        append never waits long behind a read of the backlog."""
+        rows: list[Chunk] = []
+        n, limit = 0, self.settings.drain_batch
+        while n < limit:
+            piece = await self._run(self._store.read_after, after, min(_READ_PIECE, limit - n))
+            if not piece:
+                break
+            rows.extend(piece)
+            n += sum(len(c.messages) for c in piece)
+            after = piece[-1].seq
+        return rows
+
     async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
         """Queue ``rows`` (keyed by partition, markers to every partition) on the
         producer, in order; returns how many messages and a future of their acks."""
@@ -321,7 +368,8 @@ class Spool(AsyncService):
             await self.producer.start()
             self._started = True
         groups: dict[
-            tuple[str, int], list[tuple[bytes | None, bytes, list[tuple[str, bytes]], int | None]]
+            tuple[str, int],
+            list[tuple[bytes | None, bytes, Sequence[tuple[str, bytes]], int | None]],
         ] = {}
         n = 0
         keys = self._keys
@@ -336,21 +384,14 @@ class Spool(AsyncService):
                     assert isinstance(m, CycleComplete)
                     for p in range(parts):
                         copy = msgspec.structs.replace(m, partition=p, partitions=parts)
-                        hdr = [(RECORD_ID_HEADER, record_id(copy).encode())]
+                        hdr = ((RECORD_ID_HEADER, record_id(copy).encode()),)
                         groups.setdefault((topic, p), []).append((None, encode(copy), hdr, ts))
                         n += 1
                     continue
                 if key is None:
                     p = (c.seq + n) % parts
                 else:
-                    cache = keys.get(parts)
-                    if cache is None:
-                        cache = keys[parts] = {}
-                    p = cache.get(key, -1)
-                    if p < 0:
-                        if len(cache) > _KEY_CACHE:
-                            cache.clear()
-                        p = cache[key] = partition_for(key, parts)
+                    p = keys.partition(key, parts)
                 g = groups.get((topic, p))
                 if g is None:
                     g = groups[(topic, p)] = []

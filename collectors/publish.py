@@ -59,7 +59,7 @@ class Publisher:
                         self._name(rec.network, rec.dataset),
                         rec.device.encode(),
                         encode(rec),
-                        [(RECORD_ID_HEADER, record_id(rec).encode())],
+                        ((RECORD_ID_HEADER, record_id(rec).encode()),),
                     )
                     for rec in records
                 ]

@@ -74,6 +74,9 @@ async def _collect(args: argparse.Namespace) -> int:
     from netfeed.system import load_system, print_cycle
 
     system = load_system(args.config, args.network or None)
+    from netfeed import gctune
+
+    gctune.settle()  # start-up is done: keep the collector's GC passes short
     if args.dataset:
         unknown = sorted(
             {d for d in args.dataset} - {d for n in system.networks for d in n.datasets}

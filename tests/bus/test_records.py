@@ -6,7 +6,16 @@ import msgspec
 import pytest
 
 from bus.datasets import DATASETS, validate
-from bus.records import CycleComplete, Provenance, Record, RecordError, decode, encode
+from bus.records import (
+    CycleComplete,
+    Provenance,
+    Quarantined,
+    Record,
+    RecordError,
+    decode,
+    encode,
+    record_id,
+)
 from bus.schema import PUBLISHED, message_schema, render
 
 
@@ -227,3 +236,28 @@ def test_quarantined_message_round_trips() -> None:
     back = decode(encode(q))
     assert back == q
     jsonschema.validate(json.loads(encode(q)), message_schema())
+
+
+def test_record_id_is_pinned() -> None:
+    """The ids consumers deduplicate by never change between versions: a
+    message re-sent by a newer collector (a spool drained after an upgrade)
+    must keep its id.  Values computed by the first implementation."""
+    assert record_id(_record()) == "f19429c244610ea31959336ab24c1e79"
+    assert record_id(_record(tags={})) == "55874908ee215c338aa42d4987cfd65c"
+    # values do not enter the id; tags do, in sorted order
+    one = _record(tags={"if_index": "3"}, fields={"x": 1})
+    assert record_id(one) == "2c686540a80c469eeaf5d316097fd7a2"
+    swapped = _record(tags={"site": "east", "if_name": "Gi0/3", "if_index": "3"})
+    assert record_id(swapped) == record_id(_record())
+    marker = msgspec.structs.replace(_marker(), partition=2)
+    assert record_id(marker) == "9679b1af10c0c2558d47be940078873a"
+    q = Quarantined(
+        network="lab-east",
+        device="core-1",
+        dataset="interfaces",
+        cycle_id="lab-east:interfaces:1000",
+        rule="negative",
+        reason="x",
+        record=_record(),
+    )
+    assert record_id(q) == "56f2c048e85719f9c6acd908db36457b"
