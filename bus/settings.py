@@ -184,8 +184,9 @@ class SpoolSettings(_Strict):
     compression; on disk they take about a twentieth), past which the oldest
     messages are dropped (and counted); the 4 GiB default holds a 30 s outage
     of two 2,000-NE networks polled every 5 s (0.9 GiB) several times over;
-    ``drain_batch``: messages read and sent per round trip; ``send_timeout_ms``: a round not acknowledged within
-    it marks the broker unreachable (catches a frozen broker too);
+    ``drain_batch``: messages read and sent per round trip;
+    ``send_timeout_ms``: a round not acknowledged within it marks the broker
+    unreachable (catches a frozen broker too);
     ``stop_timeout_ms``: how long a stopping collector keeps draining before
     it leaves the rest in the spool for its next start.
     """
