@@ -55,7 +55,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,8 @@ CREATE TABLE IF NOT EXISTS spool (
 # One row per append (a device's records, a marker): SQLite's per-row cost
 # (~20 us to insert, read and delete) is paid once per chunk, not per message.
 
+# writes made in the same transaction as an append (the collector's cycle journal)
+Journal = Callable[[sqlite3.Connection], None]
 # topic, key, value, headers
 Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
 _body_encoder = msgspec.msgpack.Encoder()
@@ -171,9 +173,23 @@ class SpoolStore:
             raise BusError(f"spool {self.path} is not open")
         return self._db
 
-    def append(self, messages: Sequence[Message], marker: bool, ts_ms: int) -> tuple[int, int]:
-        """Commit ``messages`` as one chunk; drop the oldest chunks past the
-        bound.  Returns (dropped messages, dropped bytes)."""
+    def run(self, op: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``op`` (the collector's journal) in one transaction of this file."""
+        db = self._conn()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            op(db)
+
+    def append(
+        self,
+        messages: Sequence[Message],
+        marker: bool,
+        ts_ms: int,
+        journal: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> tuple[int, int]:
+        """Commit ``messages`` as one chunk (and ``journal``'s writes in the same
+        transaction); drop the oldest chunks past the bound.  Returns (dropped
+        messages, dropped bytes)."""
         db = self._conn()
         size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
         body = _body_encoder.encode(messages)
@@ -185,6 +201,8 @@ class SpoolStore:
                 (int(marker), len(messages), size, ts_ms, body),
             )
             seq = cur.lastrowid
+            if journal is not None:
+                journal(db)
             self.depth += len(messages)
             self.octets += size
             while self.octets > self.max_octets:
@@ -411,22 +429,39 @@ class Spool(AsyncService):
 
     # --- appending ------------------------------------------------------------
 
-    async def append(self, messages: Sequence[Message]) -> None:
+    async def append(self, messages: Sequence[Message], journal: Journal | None = None) -> None:
         """Spool ``(topic, key, value, headers)`` messages, in order; returns once
-        they are in the file.  Never waits for the broker."""
+        they are in the file (with ``journal``'s writes, same transaction).
+        Never waits for the broker."""
         if messages:
-            await self._append(messages, False)
+            await self._append(messages, False, journal)
+        elif journal is not None:
+            await self.run_in_db(journal)
 
-    async def append_marker(self, topic: str, marker: CycleComplete) -> None:
+    async def append_marker(
+        self, topic: str, marker: CycleComplete, journal: Journal | None = None
+    ) -> None:
         """Spool ``marker``, to be sent to every partition of ``topic`` after
         everything appended before it (``partition``/``partitions`` filled in
-        when it is sent)."""
-        await self._append([(topic, None, encode(marker), [])], True)
+        when it is sent); ``journal``'s writes in the same transaction."""
+        await self._append([(topic, None, encode(marker), [])], True, journal)
 
-    async def _append(self, messages: Sequence[Message], marker: bool) -> None:
+    async def run_in_db(self, op: Journal) -> None:
+        """Run ``op`` in one transaction of the spool's file (the collector's
+        journal of open cycles lives there: :mod:`collectors.journal`)."""
+        try:
+            await self._run(self._store.run, op)
+        except sqlite3.Error as exc:
+            raise BusError(f"spool {self.path}: cannot write the cycle journal: {exc}") from exc
+
+    async def _append(
+        self, messages: Sequence[Message], marker: bool, journal: Journal | None = None
+    ) -> None:
         now = int(time.time() * 1000)
         try:
-            dropped, dropped_octets = await self._run(self._store.append, messages, marker, now)
+            dropped, dropped_octets = await self._run(
+                self._store.append, messages, marker, now, journal
+            )
         except sqlite3.Error as exc:
             raise BusError(f"spool {self.path}: cannot append: {exc}") from exc
         self.stats.appended += len(messages)

@@ -82,6 +82,7 @@ async def _collect(args: argparse.Namespace) -> int:
         system = _only_datasets(system, args.dataset)
     producer = None
     spool = None
+    journal = None
     if not args.dry_run:
         instance = system.collector.instance_id
         producer = make_producer(system.bus, client_id=f"collector-{instance}")
@@ -92,9 +93,14 @@ async def _collect(args: argparse.Namespace) -> int:
             await spool.start()
         else:
             await producer.start()
+        # cycles cut short by a kill are published as such by the next start
+        journal = system.make_journal(spool)
+        await journal.start()
     try:
         # every record through the quality gate: refused ones to the quarantine topic
-        collector = system.make_collector(system.make_sink(producer, spool), on_cycle=print_cycle)
+        collector = system.make_collector(
+            system.make_sink(producer, spool, journal), on_cycle=print_cycle, journal=journal
+        )
         if args.once:
             try:
                 markers = await collector.run_once()
@@ -115,6 +121,8 @@ async def _collect(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(stop.wait(), args.duration)
         return 0
     finally:
+        if journal is not None:
+            await journal.stop()
         if spool is not None:
             await spool.stop()  # bounded; stops the producer too
         elif producer is not None:
