@@ -252,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(c)
     c.add_argument("--network", action="append", help="only this network (repeatable)")
     c.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
-    c.add_argument("--once", action="store_true", help="one cycle of each dataset, then exit")
+    c.add_argument(
+        "--once",
+        action="store_true",
+        help="one cycle of each dataset, then exit; labelled with the schedule's current tick "
+        "(two runs within one interval are the same cycle: consumers keep the first)",
+    )
     c.add_argument(
         "--dry-run", action="store_true", help="publish nothing; print records as JSON lines"
     )
