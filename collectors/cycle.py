@@ -81,6 +81,17 @@ async def _note(journal: CycleJournal | None, cid: str, device: str, status: str
         log.exception("%s: %s: the cycle journal could not note its outcome", cid, device)
 
 
+async def _close(journal: CycleJournal | None, cid: str) -> None:
+    """Close ``cid`` in the journal once its marker is out (the Publisher already
+    did, in the same transaction as the marker's append; any other sink: here)."""
+    if journal is None:
+        return
+    try:
+        await journal.run(journal.close_op(cid))
+    except Exception:
+        log.exception("%s: the cycle journal could not close it", cid)
+
+
 async def run_cycle(
     *,
     network: str,
@@ -203,6 +214,7 @@ async def run_cycle(
         collector=collector,
     )
     marker = await sink.complete_cycle(marker)
+    await _close(journal, cid)
     log.info(
         "%s: %d/%d devices ok, %d failed, %d timed out, %d skipped, %d records in %d ms",
         cid,

@@ -221,6 +221,7 @@ class Collector(AsyncService):
             except Exception:
                 log.exception("%s: the cut-short marker was not published", marker.cycle_id)
                 continue
+            await self.journal.run(self.journal.close_op(marker.cycle_id))  # any sink
             out.append(marker)
             self._finished(marker)
         return out

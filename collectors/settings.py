@@ -30,7 +30,8 @@ class CollectorSettings(BaseModel):
     inside it).  ``drivers``: each protocol driver's own settings, by protocol
     name, checked by that driver's ``Settings`` model when the config loads.
     ``stop_grace_s``: on SIGTERM (or ``stop``), how long the running cycles may
-    go on to publish their records and markers before they are cut.
+    go on to publish their records and markers before they are cut (a cut
+    cycle's marker is then published marked ``interrupted``).
     ``quality``: the quality gate's settings (:class:`QualitySettings`).
     ``state_dir``: where ``netfeed collect`` keeps its journal of open cycles
     (``<state_dir>/<instance_id>.journal.sqlite3``, :mod:`collectors.journal`)

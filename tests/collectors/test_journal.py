@@ -216,3 +216,7 @@ async def test_a_cycle_cut_by_the_stop_grace_gets_its_marker(tmp_path: Path) -> 
     # are known, their records not
     assert (m.devices_ok, m.devices_failed) == (2, 1)
     assert m.failures == {"d2": f"interrupted: {jn.GRACE}"}
+    journal = CycleJournal("g", path=tmp_path / "g.journal.sqlite3")
+    await journal.start()
+    assert await journal.cut_short() == []  # closed: the next start publishes it no more
+    await journal.stop()
