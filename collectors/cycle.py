@@ -27,8 +27,10 @@ Guarantees:
   ``failures``), never the cycle;
 - with a :class:`~collectors.journal.CycleJournal`, the cycle is opened in it
   before any device is polled and each device's outcome is noted as it
-  comes (the sink notes what got out), so a cycle cut short by a kill is
-  published as such by the next start (see that module).
+  comes, so a cycle cut short by a kill is published as such by the next
+  start (see that module).  The sink notes what got out (the
+  :class:`~collectors.publish.Publisher` does): a device whose records got
+  out and that ended ok needs no note of its own.
 """
 
 from __future__ import annotations
@@ -187,7 +189,9 @@ async def run_cycle(
                 # the marker needs counts only: let the records go once they are handed on
                 counted[out.device] = len(out.records)
             out.records = []
-        await _note(journal, cid, device.id, out.status, out.error or "")
+        if out.status != "ok" or device.id not in counted:
+            # (an ok device whose records got out is noted already, by the sink)
+            await _note(journal, cid, device.id, out.status, out.error or "")
         if out.status != "ok":
             log.warning("%s/%s %s: %s: %s", network, dataset, device.id, out.status, out.error)
 

@@ -23,9 +23,10 @@ from collectors.publish import Publisher
 from collectors.service import Collector
 from collectors.settings import CollectorSettings
 from collectors.snmp.base import SnmpTarget, Value
-from tests.collectors.test_cycle import ListSink, devices
+from tests.collectors.test_cycle import devices
 from tests.support.fake_snmp import FakeClient, device_data, snmp_driver
 from tests.support.messages import marker
+from tests.support.pipeline import KeepingPublisher
 
 
 class SlowSome(FakeClient):
@@ -193,30 +194,28 @@ async def test_the_next_start_publishes_the_cut_short_marker_after_its_records(
 async def test_a_cycle_cut_by_the_stop_grace_gets_its_marker(tmp_path: Path) -> None:
     devs = devices(3)
     client = SlowSome({d.id: device_data(2) for d in devs}, {"d2": 30})
+    bus = BusSettings.model_validate({"embedded": {"path": str(tmp_path / "bus.sqlite3")}})
     journal = CycleJournal("g", path=tmp_path / "g.journal.sqlite3")
     await journal.start()
-    sink = ListSink()
-    coll = Collector(
-        [net(devs)],
-        CollectorSettings(instance_id="g", stop_grace_s=0.5),
-        sink,
-        {"snmp": snmp_driver(client)},
-        journal=journal,
-    )
-    cycle = asyncio.ensure_future(coll.cycle("n", "interfaces", 0))
-    async with asyncio.timeout(20):
-        while len(sink.records) < 4:  # noqa: ASYNC110  (d0 and d1 answered)
-            await asyncio.sleep(0.05)
-    await coll.stop()
+    async with make_producer(bus, client_id="grace") as producer:
+        sink = KeepingPublisher(producer, bus.topic_prefix, journal=journal)
+        coll = Collector(
+            [net(devs)],
+            CollectorSettings(instance_id="g", stop_grace_s=0.5),
+            sink,
+            {"snmp": snmp_driver(client)},
+            journal=journal,
+        )
+        cycle = asyncio.ensure_future(coll.cycle("n", "interfaces", 0))
+        async with asyncio.timeout(20):
+            while len(sink.sent) < 4:  # noqa: ASYNC110  (d0 and d1 answered)
+                await asyncio.sleep(0.05)
+        await coll.stop()
+        assert cycle.cancelled()
+        assert await journal.cut_short() == []  # closed: the next start publishes it no more
     await journal.stop()
-    assert cycle.cancelled()
-    [m] = sink.markers
-    assert m.interrupted == jn.GRACE
-    # ListSink notes nothing (the Publisher does): the finished devices' outcomes
-    # are known, their records not
-    assert (m.devices_ok, m.devices_failed) == (2, 1)
+    markers = [x for _, x in await _read_all(bus) if isinstance(x, CycleComplete)]
+    m = markers[0]
+    assert len(markers) == m.partitions and {x.interrupted for x in markers} == {jn.GRACE}
+    assert (m.devices_ok, m.devices_failed, m.records) == (2, 1, len(sink.sent))
     assert m.failures == {"d2": f"interrupted: {jn.GRACE}"}
-    journal = CycleJournal("g", path=tmp_path / "g.journal.sqlite3")
-    await journal.start()
-    assert await journal.cut_short() == []  # closed: the next start publishes it no more
-    await journal.stop()

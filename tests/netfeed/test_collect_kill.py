@@ -29,7 +29,7 @@ from tests.support.pipeline import write_network
 
 Chunk = list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]
 ROOT = Path(__file__).resolve().parents[2]
-INTERVAL_S = 5
+INTERVAL_S = 10
 DOWN = "127.0.0.1:1"  # nothing listens there: a broker that is down
 
 
@@ -146,8 +146,8 @@ async def test_a_cycle_cut_by_sigkill_is_published_cut_short_by_the_next_start(
     async with SimulatedNetwork("kl", 4, seed=5, base_port=0, n_interfaces=3) as sim:
         ids = [d.device_id for d in sim.devices]
         slow = ids[2:]
-        for d in slow:  # each reply 4 s late: their cycle is still running when killed
-            sim.set_fault(d, "slow", delay_ms=4000)
+        for d in slow:  # each reply 8 s late: their cycle is still running when killed
+            sim.set_fault(d, "slow", delay_ms=8000)
         path = write_network(
             tmp_path,
             "kl",
