@@ -42,6 +42,11 @@ Guarantees:
   (bounded too); what was not acknowledged stays in the file for the next
   start.
 
+The file also holds the collector's journal of open cycles
+(:mod:`collectors.journal`): :meth:`Spool.append` and
+:meth:`Spool.append_marker` take its writes and commit them in the same
+transaction as the chunk, so the journal never disagrees with the spool.
+
 The embedded bus does not use a spool: it is itself a local SQLite file, so
 "the broker" cannot be away; its producer is written to directly.
 """
