@@ -232,3 +232,22 @@ async def test_a_cycle_cut_by_sigkill_is_published_cut_short_by_the_next_start(
         ]
         assert "m" in kinds and "r" not in kinds[kinds.index("m") :], (p, kinds)
     print(json.dumps({"backend": backend, "records": m.records, "ok": m.devices_ok}))
+
+
+async def test_a_journal_that_cannot_be_opened_is_a_plain_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder")
+    (tmp_path / "netfeed.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "bus": {"backend": "embedded", "embedded": {"path": "bus.sqlite3"}},
+                "collector": {"instance_id": "c1", "state_dir": "taken/state"},
+            }
+        )
+    )
+    write_network(tmp_path, "kl", [{"id": "r1", "port": 9, "community": "public"}])
+    proc = await collect(tmp_path, "--once")
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert f"cycle journal {tmp_path}/taken/state/c1.journal.sqlite3: cannot open" in text
+    assert "Traceback" not in text
