@@ -66,7 +66,8 @@ devices whose records got out, failed / timed out / skipped as known then,
 and every other planned device failed with ``interrupted: <reason>`` in
 ``failures``; ``finished_unix_ms`` is the last outcome noted before the cut.
 It follows the records of that cycle that reached the bus, on every
-partition, like any marker; a cycle's records never appear after it).
+partition, like any marker.  A ``collect --once`` run in the tick of a cycle
+left open polls that cycle again instead: one marker, not interrupted).
 
 ``Quarantined`` (``kind="quarantined"``) — a record the collector's quality
 gate (:mod:`collectors.quality`) refused, published on

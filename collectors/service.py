@@ -200,14 +200,21 @@ class Collector(AsyncService):
         if self.on_cycle is not None:
             self.on_cycle(marker)
 
-    async def close_cut_short(self, reason: str = KILLED) -> list[CycleComplete]:
+    async def close_cut_short(
+        self, reason: str = KILLED, *, rerun: frozenset[str] = frozenset()
+    ) -> list[CycleComplete]:
         """Publish a marker (``interrupted``: ``reason``) for every cycle of this
         instance the journal holds open; returns them.  A marker that cannot be
-        published stays open in the journal, for the next start."""
+        published stays open in the journal, for the next start.  Cycles in
+        ``rerun`` are left open: they are about to run again (``--once`` in the
+        tick of the killed cycle), and their new marker closes them."""
         if self.journal is None:
             return []
         out = []
         for marker in await self.journal.cut_short(reason):
+            if marker.cycle_id in rerun:
+                log.warning("%s: cut short by a kill; polled again now", marker.cycle_id)
+                continue
             log.warning(
                 "%s: cut short (%s): %d of %d devices' records got out, %d records",
                 marker.cycle_id,
@@ -226,32 +233,27 @@ class Collector(AsyncService):
             self._finished(marker)
         return out
 
-    async def _recover(self) -> None:
+    async def _recover(self, rerun: frozenset[str] = frozenset()) -> None:
         if not self._recovered:
             self._recovered = True
-            await self.close_cut_short(KILLED)
+            await self.close_cut_short(KILLED, rerun=rerun)
 
     async def run_once(
         self, datasets: list[str] | None = None, *, spread: bool = False
     ) -> list[CycleComplete]:
         """One cycle of every network's datasets (all at once, no spreading by
-        default), each labelled with its schedule's current tick (:func:`tick_ms`)."""
-        await self._recover()
+        default), each labelled with its schedule's current tick (:func:`tick_ms`).
+        A cycle of that tick a killed run left open is polled again, not marked
+        cut short: its records, then one marker, as if it had not been cut."""
         jobs = []
-        for net in self.networks.values():
-            for ds in net.datasets:
-                if datasets is None or ds in datasets:
-                    jobs.append((net.network, ds))
         now = _now_ms()
+        for net in self.networks.values():
+            for ds, sched in net.datasets.items():
+                if datasets is None or ds in datasets:
+                    jobs.append((net.network, ds, tick_ms(sched, now)))
+        await self._recover(frozenset(cycle_id(n, d, t) for n, d, t in jobs))
         over = None if spread else 0.0  # for these cycles only: later ones keep their spread
-        return list(
-            await asyncio.gather(
-                *(
-                    self.cycle(n, d, tick_ms(self.networks[n].datasets[d], now), spread=over)
-                    for n, d in jobs
-                )
-            )
-        )
+        return list(await asyncio.gather(*(self.cycle(n, d, t, spread=over) for n, d, t in jobs)))
 
     async def _skipped(self, network: str, dataset: str, tick: int, why: str) -> None:
         """Publish the marker of a tick that was not polled."""

@@ -20,7 +20,7 @@ from collectors.config import CollectionSettings, DatasetSchedule, Device, Netwo
 from collectors.cycle import run_cycle
 from collectors.journal import CycleJournal
 from collectors.publish import Publisher
-from collectors.service import Collector
+from collectors.service import Collector, tick_ms
 from collectors.settings import CollectorSettings
 from collectors.snmp.base import SnmpTarget, Value
 from tests.collectors.test_cycle import devices
@@ -41,7 +41,7 @@ class SlowSome(FakeClient):
         return await super()._enter(t)
 
 
-def net(devs: list[Device], interval_s: float = 60) -> NetworkConfig:
+def net(devs: list[Device], interval_s: float = 3600) -> NetworkConfig:
     return NetworkConfig(
         network="n",
         source=".",
@@ -105,7 +105,9 @@ def test_a_spool_append_and_its_journal_note_are_one_transaction(tmp_path: Path)
     assert got[0][0].records == 1 and got[0][0].devices_ok == 1
 
 
-async def _kill_mid_cycle(tmp_path: Path, bus: BusSettings, instance: str) -> None:
+async def _kill_mid_cycle(
+    tmp_path: Path, bus: BusSettings, instance: str, tick: int = 60_000
+) -> None:
     """One cycle of 4 devices, 2 of them slow, cut (as by SIGKILL: nothing after
     it runs) once the 2 fast ones' records are out."""
     devs = devices(4)
@@ -121,7 +123,7 @@ async def _kill_mid_cycle(tmp_path: Path, bus: BusSettings, instance: str) -> No
                 driver=snmp_driver(client),
                 sink=Publisher(producer, bus.topic_prefix, journal=journal),
                 limits=[asyncio.Semaphore(10)],
-                scheduled_unix_ms=60_000,
+                scheduled_unix_ms=tick,
                 collector=instance,
                 journal=journal,
             )
@@ -219,3 +221,29 @@ async def test_a_cycle_cut_by_the_stop_grace_gets_its_marker(tmp_path: Path) -> 
     assert len(markers) == m.partitions and {x.interrupted for x in markers} == {jn.GRACE}
     assert (m.devices_ok, m.devices_failed, m.records) == (2, 1, len(sink.sent))
     assert m.failures == {"d2": f"interrupted: {jn.GRACE}"}
+
+
+async def test_once_in_the_tick_of_the_killed_cycle_polls_it_again(tmp_path: Path) -> None:
+    bus = BusSettings.model_validate({"embedded": {"path": str(tmp_path / "bus.sqlite3")}})
+    tick = tick_ms(DatasetSchedule(interval_s=3600))
+    await _kill_mid_cycle(tmp_path, bus, "c1", tick)
+    journal = CycleJournal("c1", path=tmp_path / "c1.journal.sqlite3")
+    await journal.start()
+    devs = devices(4)
+    async with make_producer(bus, client_id="again") as producer:
+        coll = Collector(
+            [net(devs)],
+            CollectorSettings(instance_id="c1"),
+            Publisher(producer, bus.topic_prefix, journal=journal),
+            {"snmp": snmp_driver(FakeClient({d.id: device_data(3) for d in devs}))},
+            journal=journal,
+        )
+        [m] = await coll.run_once()
+        await coll.stop()
+        assert await journal.cut_short() == []
+    await journal.stop()
+    if m.scheduled_unix_ms != tick:
+        pytest.skip("ran across an hour boundary")
+    assert not m.interrupted and (m.devices_ok, m.records) == (4, 12)
+    markers = [x for _, x in await _read_all(bus) if isinstance(x, CycleComplete)]
+    assert {x.cycle_id for x in markers} == {m.cycle_id} and not any(x.interrupted for x in markers)
