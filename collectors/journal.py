@@ -281,6 +281,8 @@ class CycleJournal:
         fut = self._flushing.get(key)
         if fut is None:
             fut = self._flushing[key] = asyncio.ensure_future(self._flush(producer))
+            # its error reaches every waiter; none left (all cancelled): not logged as lost
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
         await asyncio.shield(fut)
         await self.run(self.sent_op(cid, device, records, quarantined))
 
