@@ -63,6 +63,18 @@ class BusError(RuntimeError):
     """The bus could not do what was asked (broker down, topic missing, ...)."""
 
 
+class BusUnreachable(BusError):
+    """No broker answered within the request timeout: down, starting, or a
+    wrong address.  Worth retrying as it is."""
+
+
+class BusRefused(BusError):
+    """A broker answered and refused us: the login (SASL credentials or
+    mechanism) or TLS (a certificate not trusted).  Retrying changes nothing
+    until the configuration, a secret or the broker changes; the message names
+    the listener, mechanism and user, never the password."""
+
+
 class Producer(Protocol):
     async def start(self) -> None: ...
 

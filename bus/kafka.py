@@ -14,7 +14,10 @@ Guarantees, on top of those in :mod:`bus.api`:
   for each partition the member still owns, the offset after the last message
   :meth:`KafkaConsumer.getmany` returned.  Partitions lost in a rebalance are
   not committed (a warning is logged); their messages are re-delivered to
-  the new owner: at least once.
+  the new owner: at least once.  (The consumer lives in
+  :mod:`bus.kafka_consumer`, connecting in :mod:`bus.kafka_connect`.)
+- **Consumer stop**: leaves the group (the others take its partitions over at
+  once) within a deadline, also with the broker away.
 """
 
 from __future__ import annotations
@@ -22,31 +25,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.conn import create_conn
-from aiokafka.errors import (
-    AuthenticationFailedError,
-    AuthenticationMethodNotSupported,
-    CommitFailedError,
-    IllegalStateError,
-    InvalidSessionTimeoutError,
-    KafkaError,
-    RebalanceInProgressError,
-    SaslAuthenticationFailed,
-    UnsupportedSaslMechanismError,
-)
-from aiokafka.helpers import create_ssl_context
+from aiokafka.errors import KafkaError
 
-from bus.api import AsyncService, BusError, BusMessage
-from bus.secrets import SecretError
-from bus.settings import BusSettings, KafkaSettings
+from bus.api import AsyncService, BusError
+from bus.kafka_connect import _client_kwargs, _security_failure, _start_bounded
+from bus.kafka_consumer import KafkaConsumer
+from bus.settings import BusSettings
+
+__all__ = ["KafkaConsumer", "KafkaProducer", "_client_kwargs", "_security_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +48,6 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 100_000
 _TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 _NOT_READY = (3, 5)  # UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE (just created)
-_NO_ASSIGNMENT_POLL_S = 0.1  # how often a group-less consumer looks for matching topics
 _CLOSE_S = 5.0  # longest wait to close an aiokafka producer that cannot flush
 
 
@@ -81,141 +73,6 @@ async def _close_producer(producer: AIOKafkaProducer, graceful_s: float, timeout
     with contextlib.suppress(Exception):
         async with asyncio.timeout(timeout_s):
             await producer.client.close()
-
-
-def _client_kwargs(k: KafkaSettings, client_id: str) -> dict[str, Any]:
-    """Connection settings shared by producer, consumer and admin client.
-
-    The SASL password is read here, at connect time, and handed only to
-    aiokafka; it is never stored on our objects or logged.  TLS files that
-    cannot be loaded raise :class:`BusError` naming the setting.
-    """
-    sec = k.security
-    kw: dict[str, Any] = {
-        "bootstrap_servers": k.bootstrap_servers,
-        "client_id": client_id,
-        "request_timeout_ms": k.request_timeout_ms,
-        "security_protocol": sec.protocol,
-    }
-    if sec.uses_ssl:
-        try:
-            ctx: ssl.SSLContext = create_ssl_context(
-                cafile=str(sec.ssl_cafile) if sec.ssl_cafile else None,
-                certfile=str(sec.ssl_certfile) if sec.ssl_certfile else None,
-                keyfile=str(sec.ssl_keyfile) if sec.ssl_keyfile else None,
-            )
-        except OSError as exc:  # ssl.SSLError too: a file that is no PEM, a key not matching
-            files = ", ".join(
-                f"kafka.security.{name}={path}"
-                for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
-                if (path := getattr(sec, name)) is not None
-            )
-            raise BusError(
-                f"kafka {k.bootstrap_servers} ({sec.protocol}): cannot load TLS files "
-                f"({files or 'system CAs'}): {exc.strerror or exc}"
-            ) from exc
-        if not sec.ssl_check_hostname:
-            ctx.check_hostname = False
-        kw["ssl_context"] = ctx
-    if sec.uses_sasl:
-        kw["sasl_mechanism"] = sec.sasl_mechanism
-        kw["sasl_plain_username"] = sec.sasl_username
-        try:
-            kw["sasl_plain_password"] = sec.sasl_password.reveal() if sec.sasl_password else None
-        except SecretError as exc:
-            raise BusError(
-                f"kafka {k.bootstrap_servers}: kafka.security.sasl_password: {exc}"
-            ) from exc
-    return kw
-
-
-async def _security_failure(k: KafkaSettings) -> BusError | None:
-    """Why a TLS or SASL client could not start, if the reason is one no retry cures.
-
-    aiokafka logs the cause of a failed bootstrap (a certificate not trusted,
-    credentials refused) and raises only "Unable to bootstrap".  One direct
-    connection to the first bootstrap server, with the same settings, recovers
-    the cause.  The message names the listener, protocol, mechanism and user,
-    never the password.
-    """
-    sec = k.security
-    if sec.protocol == "PLAINTEXT":
-        return None
-    server = k.bootstrap_servers.split(",")[0].strip()
-    host, _, port = server.rpartition(":")
-    kw = _client_kwargs(k, "netfeed-diagnosis")
-    conn_kw = {name: v for name, v in kw.items() if name != "bootstrap_servers"}
-    where = f"kafka {server} ({sec.protocol}"
-    where += f", SASL {sec.sasl_mechanism} as user {sec.sasl_username!r})" if sec.uses_sasl else ")"
-    try:
-        async with asyncio.timeout(k.request_timeout_ms / 1000):
-            conn = await create_conn(host.strip("[]"), int(port or 9092), **conn_kw)
-        conn.close()
-    except ssl.SSLCertVerificationError as exc:
-        trust = f"kafka.security.ssl_cafile={sec.ssl_cafile}" if sec.ssl_cafile else "system CAs"
-        return BusError(
-            f"{where}: TLS: the broker's certificate is not accepted "
-            f"({exc.verify_message}; trusted: {trust}"
-            + ("" if sec.ssl_check_hostname else ", host name not checked")
-            + ")"
-        )
-    except ssl.SSLError as exc:
-        return BusError(f"{where}: TLS handshake failed: {exc.reason or exc}")
-    except (UnsupportedSaslMechanismError, AuthenticationMethodNotSupported) as exc:
-        return BusError(
-            f"{where}: the listener does not offer SASL {sec.sasl_mechanism} "
-            f"({type(exc).__name__}); check kafka.security.sasl_mechanism"
-        )
-    except (AuthenticationFailedError, SaslAuthenticationFailed) as exc:
-        return BusError(
-            f"{where}: login refused ({type(exc).__name__}: {exc}); check "
-            "kafka.security.sasl_username, sasl_password and sasl_mechanism"
-        )
-    except (KafkaError, OSError, TimeoutError, ValueError):
-        return None  # unreachable or starting: the caller's retries handle it
-    return None
-
-
-async def _start_bounded(make: Callable[[], Any], k: KafkaSettings, what: str) -> Any:
-    """Start an aiokafka client, retrying until ``request_timeout_ms`` has passed.
-
-    aiokafka tries each bootstrap server once and gives up; a broker that is
-    still starting (or restarting) deserves a few more tries.  Each failed
-    client is closed so no connections or warnings leak.
-    """
-    deadline = time.monotonic() + k.request_timeout_ms / 1000
-    last: BaseException | None = None
-    while True:
-        client = make()
-        try:
-            async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
-                await client.start()
-            return client
-        except BaseException as exc:  # also when cancelled (a command stopping): close it
-            with contextlib.suppress(Exception):
-                await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
-            if not isinstance(exc, (KafkaError, OSError, TimeoutError)):
-                raise
-            if (refused := await _security_failure(k)) is not None:
-                raise refused from None
-            last = exc
-        if time.monotonic() + 0.5 >= deadline:
-            raise BusError(
-                f"kafka {what}: cannot reach bootstrap servers {k.bootstrap_servers} "
-                f"within {k.request_timeout_ms} ms: {type(last).__name__}: {last}"
-            ) from last
-        await asyncio.sleep(0.5)
-
-
-def _session_refused(k: KafkaSettings, group: str | None, exc: BaseException) -> BusError:
-    """The broker refused to let a consumer join ``group`` with our session timeout."""
-    return BusError(
-        f"kafka {k.bootstrap_servers}: consumer group {group}: the broker refused "
-        f"kafka.session_timeout_ms={k.session_timeout_ms} ({type(exc).__name__}): it must lie "
-        "between the broker's group.min.session.timeout.ms (Kafka's default 6000) and "
-        "group.max.session.timeout.ms (default 1800000); change kafka.session_timeout_ms "
-        "in netfeed.yaml or those broker settings"
-    )
 
 
 # (topic, partition, [(key, value, headers, timestamp_ms)])
@@ -468,170 +325,3 @@ class KafkaProducer(AsyncService):
             failed, self._failed = self._failed, {}
             detail = "; ".join(f"{t}: {type(e).__name__}: {e}" for t, e in failed.items())
             raise BusError(f"kafka: messages not delivered to {detail}")
-
-
-class _Revocations(ConsumerRebalanceListener):
-    """Forgets uncommitted positions of partitions this member no longer owns,
-    so :meth:`KafkaConsumer.commit` never commits a partition it lost."""
-
-    def __init__(self, uncommitted: dict[TopicPartition, int]) -> None:
-        self._uncommitted = uncommitted
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        lost = [tp for tp in revoked if tp in self._uncommitted]
-        for tp in lost:
-            del self._uncommitted[tp]
-        if lost:
-            log.warning(
-                "kafka: %d partition(s) revoked before commit; their uncommitted "
-                "messages will be re-delivered: %s",
-                len(lost),
-                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in lost),
-            )
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        pass
-
-
-class KafkaConsumer(AsyncService):
-    """Reads Kafka topics (exact names or a regex) in a consumer group.
-
-    Within a partition messages come in offset order.  ``group=None`` reads
-    every partition without a group and never commits.  ``from_beginning``
-    picks the start where the group has no committed offset yet.
-    """
-
-    def __init__(
-        self,
-        settings: BusSettings,
-        *,
-        group: str | None,
-        topics: list[str] | None = None,
-        pattern: str | None = None,
-        client_id: str = "netfeed",
-        from_beginning: bool = True,
-    ) -> None:
-        if (topics is None) == (pattern is None):
-            raise ValueError("give exactly one of topics or pattern")
-        self._k = settings.kafka
-        self._group = group
-        self._topics = list(topics) if topics is not None else None
-        self._pattern = pattern
-        self._client_id = client_id
-        self._from_beginning = from_beginning
-        self._consumer: AIOKafkaConsumer | None = None
-        self._uncommitted: dict[TopicPartition, int] = {}
-
-    async def start(self) -> None:
-        if self._consumer is not None:
-            return
-        k = self._k
-
-        def make() -> AIOKafkaConsumer:
-            return AIOKafkaConsumer(
-                **_client_kwargs(k, self._client_id),
-                group_id=self._group,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest" if self._from_beginning else "latest",
-                # Pattern subscriptions see new topics only on a metadata refresh.
-                metadata_max_age_ms=k.metadata_max_age_ms,
-                session_timeout_ms=k.session_timeout_ms,
-                heartbeat_interval_ms=k.heartbeat_interval_ms,
-            )
-
-        consumer: AIOKafkaConsumer = await _start_bounded(make, k, "consumer")
-        try:
-            listener = _Revocations(self._uncommitted)
-            if self._pattern is not None:
-                consumer.subscribe(pattern=self._pattern, listener=listener)
-            else:
-                consumer.subscribe(topics=self._topics or [], listener=listener)
-        except (ValueError, TypeError) as exc:
-            await consumer.stop()
-            raise BusError(f"kafka consumer: bad subscription: {exc}") from exc
-        self._consumer = consumer
-
-    async def stop(self) -> None:
-        """Leave the group without committing."""
-        consumer, self._consumer = self._consumer, None
-        self._uncommitted.clear()
-        if consumer is not None:
-            await consumer.stop()
-
-    async def getmany(self, timeout_ms: int = 1000, max_records: int = 10_000) -> list[BusMessage]:
-        """Up to ``max_records`` messages, in offset order within each partition
-        (partitions follow one another, not interleaved)."""
-        consumer = self._consumer
-        if consumer is None:
-            raise BusError("kafka consumer is not started")
-        if self._group is None and not consumer.assignment():
-            # Without a group, aiokafka assigns partitions only once the subscription
-            # matches a topic; until then its getmany waits for an assignment with no
-            # time limit (a pattern matching nothing: forever).  Wait here instead,
-            # within timeout_ms, and call it only once there is something to fetch.
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + max(0, timeout_ms) / 1000
-            while not consumer.assignment():
-                left = deadline - loop.time()
-                if left <= 0:
-                    return []
-                await asyncio.sleep(min(left, _NO_ASSIGNMENT_POLL_S))
-            timeout_ms = max(0, int((deadline - loop.time()) * 1000))
-        try:
-            batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        except InvalidSessionTimeoutError as exc:
-            raise _session_refused(self._k, self._group, exc) from exc
-        except KafkaError as exc:
-            raise BusError(f"kafka: fetch failed: {type(exc).__name__}: {exc}") from exc
-        out: list[BusMessage] = []
-        for tp, records in batches.items():
-            if not records:
-                continue
-            out.extend(
-                BusMessage(
-                    topic=r.topic,
-                    partition=r.partition,
-                    offset=r.offset,
-                    key=r.key,
-                    value=r.value if r.value is not None else b"",  # tombstones
-                    timestamp_ms=r.timestamp,
-                    headers=tuple(r.headers),
-                )
-                for r in records
-            )
-            self._uncommitted[tp] = records[-1].offset + 1
-        return out
-
-    async def commit(self) -> None:
-        """Commit the offset after the last returned message of each partition
-        still owned.  A rebalance racing the commit is logged, not raised: the
-        affected messages are re-delivered (at least once)."""
-        consumer = self._consumer
-        if consumer is None or self._group is None or not self._uncommitted:
-            return
-        owned = consumer.assignment()
-        offsets = {tp: off for tp, off in self._uncommitted.items() if tp in owned}
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
-            log.warning(
-                "kafka: commit for group %s lost to a rebalance (%s); uncommitted "
-                "messages will be re-delivered",
-                self._group,
-                type(exc).__name__,
-            )
-            return
-        except InvalidSessionTimeoutError as exc:
-            raise _session_refused(self._k, self._group, exc) from exc
-        except KafkaError as exc:
-            raise BusError(f"kafka: commit for group {self._group} failed: {exc}") from exc
-        for tp, off in offsets.items():
-            if self._uncommitted.get(tp) == off:
-                del self._uncommitted[tp]
-
-    def assignment(self) -> set[tuple[str, int]]:
-        if self._consumer is None:
-            return set()
-        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}

@@ -37,6 +37,15 @@ Guarantees:
   acknowledged round after it logs one line with the outage's length,
   retries, messages spooled meanwhile and drops.  aiokafka's own per-attempt warnings are
   rate-limited (:class:`QuietKafkaLogs`).
+- **Refused login**: a broker that refuses the producer's login (wrong SASL
+  password, user or mechanism; a TLS certificate not trusted) is said plainly,
+  as an ERROR naming the listener, mechanism and user (never the password):
+  the first at once (the drainer connects as it starts, before anything is
+  spooled), then at most one a minute while it lasts.  The data stays in the
+  spool and collection goes on; the login is retried at a slow bounded backoff
+  (:data:`bus.retry.REFUSED_BACKOFF_S`, at most a minute apart), reading the
+  password afresh each time, so a secret fixed in its file is used by the next
+  attempt or the next start and the spool is sent.
 - **Stop**: :meth:`Spool.stop` drains for at most ``stop_timeout_ms`` (less
   when the broker is known down), then stops the drainer and the producer
   (bounded too); what was not acknowledged stays in the file for the next
@@ -61,91 +70,24 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from bus.api import AsyncService, BusError
+from bus.api import AsyncService, BusError, BusRefused
 from bus.partitioner import partition_for
 from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_id
+from bus.retry import REFUSED_BACKOFF_S, QuietKafkaLogs
 from bus.settings import SpoolSettings
+from bus.spool_status import BrokerStatus, SpoolStats
 from bus.spool_store import Chunk, Journal, Message, SpoolStore
-
-__all__ = [  # the store's names are re-exported: bus.spool is the spool's one import
-    "Chunk",
-    "Journal",
-    "Message",
-    "QuietKafkaLogs",
-    "Spool",
-    "SpoolStats",
-    "SpoolStore",
-    "spool_path",
-]
 
 log = logging.getLogger(__name__)
 
 _KEY_CACHE = 200_000  # device keys repeat every cycle; murmur2 in Python costs ~3 us
-_STATUS_EVERY_S = 300.0  # while the broker stays away, one status line this often
 _IN_FLIGHT = 3  # drain rounds submitted ahead of the oldest unacknowledged one
 _BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between failed rounds
-
-
-@dataclass(slots=True)
-class SpoolStats:
-    """Counters since the spool opened (depth: now, including what an earlier
-    process left)."""
-
-    depth: int = 0  # messages waiting
-    octets: int = 0  # their payload bytes
-    appended: int = 0
-    sent: int = 0  # messages acknowledged (markers count once per partition)
-    dropped: int = 0  # oldest messages deleted because the spool was full
-    dropped_octets: int = 0
-    retries: int = 0  # failed drain rounds
-    broker_up: bool | None = None  # None until the first round
-
-
-class QuietKafkaLogs(logging.Filter):
-    """Rate-limits aiokafka's warnings and errors: the first of each kind
-    passes, repeats within ``every_s`` are counted instead of logged (a
-    stopped broker otherwise gives ~30 lines a second)."""
-
-    LOGGERS = (
-        "aiokafka",
-        "aiokafka.conn",
-        "aiokafka.cluster",
-        "aiokafka.producer.sender",
-        "aiokafka.producer.producer",
-        "aiokafka.admin.client",
-    )
-
-    def __init__(self, every_s: float = 60.0) -> None:
-        super().__init__()
-        self.every_s = every_s
-        self.suppressed = 0
-        self._last: dict[tuple[str, str], float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
-        k = (record.name, str(record.msg))
-        now = time.monotonic()
-        last = self._last.get(k)
-        if last is not None and now - last < self.every_s:
-            self.suppressed += 1
-            return False
-        self._last[k] = now
-        return True
-
-    def install(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).addFilter(self)
-
-    def remove(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeFilter(self)
 
 
 def spool_path(settings: SpoolSettings, instance: str) -> Path:
@@ -178,9 +120,7 @@ class Spool(AsyncService):
         self._partitions: dict[str, int] = {}
         self._keys: dict[int, dict[bytes, int]] = {}  # partitions -> key -> partition
         self._quiet = QuietKafkaLogs()
-        self._down_since: float | None = None
-        self._down_retries = 0
-        self._down_dropped = 0
+        self._status = BrokerStatus(self.stats, self._quiet)
         self._dropping = False
         self._stopping = False
 
@@ -299,7 +239,7 @@ class Spool(AsyncService):
         if dropped:
             self.stats.dropped += dropped
             self.stats.dropped_octets += dropped_octets
-            self._down_dropped += dropped
+            self._status.down_dropped += dropped
             if not self._dropping:
                 self._dropping = True
                 log.warning(
@@ -336,6 +276,11 @@ class Spool(AsyncService):
             self._wake.clear()
             t0 = time.monotonic()
             try:
+                if not self._started and not self._stopping:
+                    # Connect before anything needs sending: a refused login
+                    # or an unreachable broker is reported at start.
+                    await self.producer.start()
+                    self._started = True
                 while len(inflight) < _IN_FLIGHT:
                     rows: list[Chunk] = held or await self._run(
                         self._store.read_after, cursor, self.settings.drain_batch
@@ -375,19 +320,20 @@ class Spool(AsyncService):
                 inflight.clear()
                 held = []
                 cursor = 0
-                self._failed(exc, time.monotonic() - t0)
+                self._status.failed(exc, time.monotonic() - t0)
                 with contextlib.suppress(Exception):
                     await (getattr(self.producer, "abort", None) or self.producer.stop)()
                 self._started = False
                 self._progress.set()
-                await asyncio.sleep(_BACKOFF_S[min(failures - 1, len(_BACKOFF_S) - 1)])
+                steps = REFUSED_BACKOFF_S if isinstance(exc, BusRefused) else _BACKOFF_S
+                await asyncio.sleep(steps[min(failures - 1, len(steps) - 1)])
                 continue
             failures = 0
             inflight.popleft()
             await self._run(self._store.delete_through, seq)
             self.stats.sent += n
             self._sync_depth()
-            self._up()
+            self._status.up()
             self._progress.set()
 
     async def _submit_round(self, rows: list[Chunk]) -> tuple[int, asyncio.Future[Any]]:
@@ -440,72 +386,6 @@ class Spool(AsyncService):
         await _send_generic(self.producer, batches)
         done.set_result(None)
         return n, done
-
-    def _failed(self, exc: BaseException, took_s: float) -> None:
-        self.stats.retries += 1
-        if self._down_since is None or self.stats.broker_up is not False:
-            self._down_since = time.monotonic() - took_s
-            self._down_retries = 0
-            self._down_dropped = 0
-            self._quiet_before = self._quiet.suppressed
-            self._appended_before = self.stats.appended
-            why = (
-                "no acknowledgement within the send timeout"
-                if isinstance(exc, TimeoutError)
-                else str(exc)
-            )
-            log.warning(
-                "bus: broker unreachable (%s); collection goes on into the spool "
-                "(%d messages, %.1f MiB waiting); retrying",
-                why,
-                self.stats.depth,
-                self.stats.octets / 2**20,
-            )
-            self._status_at = time.monotonic()
-        elif time.monotonic() - self._status_at >= _STATUS_EVERY_S:
-            self._status_at = time.monotonic()
-            log.warning(
-                "bus: broker still unreachable after %.0f s (%d failed rounds); spool holds "
-                "%d messages (%.1f MiB), %d dropped so far",
-                time.monotonic() - self._down_since,
-                self._down_retries,
-                self.stats.depth,
-                self.stats.octets / 2**20,
-                self._down_dropped,
-            )
-        self._down_retries += 1
-        self.stats.broker_up = False
-
-    def _up(self) -> None:
-        if self.stats.broker_up is False and self._down_since is not None:
-            log.warning(
-                "bus: broker reachable again after %.1f s (%d failed rounds, %d aiokafka "
-                "log lines suppressed); %d messages spooled meanwhile, %d dropped from the "
-                "full spool, %d still to send",
-                time.monotonic() - self._down_since,
-                self._down_retries,
-                self._quiet.suppressed - self._quiet_before,
-                self.stats.appended - self._appended_before,
-                self._down_dropped,
-                self.stats.depth,
-            )
-            self._down_since = None
-            self._recovering_since = time.monotonic()
-            self._sent_before = self.stats.sent
-        elif self._recovering_since is not None and self.stats.depth == 0:
-            log.info(
-                "bus: spool drained: %d messages sent in %.1f s since the broker came back",
-                self.stats.sent - self._sent_before,
-                time.monotonic() - self._recovering_since,
-            )
-            self._recovering_since = None
-        self.stats.broker_up = True
-
-    _quiet_before = 0
-    _status_at = 0.0
-    _appended_before = 0
-    _sent_before = 0
-    _recovering_since: float | None = None
 
 
 async def _send_generic(

@@ -1,9 +1,12 @@
-"""The spool's SQLite file (:class:`SpoolStore`): chunks of messages, oldest
-first, bounded, with the newest kept in memory; see :mod:`bus.spool` for the
-guarantees the spool gives on top of it.
+"""The spool's SQLite file (:class:`SpoolStore`), used by :class:`bus.spool.Spool`.
 
-Each append is one committed transaction (WAL, ``synchronous=NORMAL``), which
-may carry the collector's journal writes (:data:`Journal`) with it."""
+Guarantees: an :meth:`SpoolStore.append` is one committed transaction (WAL,
+``synchronous=NORMAL``: it survives the process being killed); chunks are
+read back in append order; past ``max_octets`` the oldest chunks are deleted
+and counted, never silently.  An append may carry writes of the collector's
+journal of open cycles (:data:`Journal`, :mod:`collectors.journal`), committed
+in the same transaction as its chunk.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import msgspec
 
 from bus.api import BusError
 
-SCHEMA = """
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     marker INTEGER NOT NULL,  -- 1: a cycle marker, to be sent to every partition
@@ -86,7 +89,7 @@ class SpoolStore:
         db.execute("PRAGMA page_size=65536")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(SCHEMA)
+        db.execute(_SCHEMA)
         self.depth, self.octets = db.execute(
             "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM spool"
         ).fetchone()
@@ -102,7 +105,7 @@ class SpoolStore:
             raise BusError(f"spool {self.path} is not open")
         return self._db
 
-    def run(self, op: Callable[[sqlite3.Connection], None]) -> None:
+    def run(self, op: Journal) -> None:
         """Run ``op`` (the collector's journal) in one transaction of this file."""
         db = self._conn()
         with db:
@@ -110,11 +113,7 @@ class SpoolStore:
             op(db)
 
     def append(
-        self,
-        messages: Sequence[Message],
-        marker: bool,
-        ts_ms: int,
-        journal: Callable[[sqlite3.Connection], None] | None = None,
+        self, messages: Sequence[Message], marker: bool, ts_ms: int, journal: Journal | None = None
     ) -> tuple[int, int]:
         """Commit ``messages`` as one chunk (and ``journal``'s writes in the same
         transaction); drop the oldest chunks past the bound.  Returns (dropped

@@ -2,6 +2,12 @@
 
 Exit codes: 0 success, 1 invalid configuration or failed run (``collect
 --once``: no device answered; with ``--strict``: any device failed), 2 usage.
+
+``collect`` (on Kafka, through its spool) and ``app run`` come up whatever the
+broker's state: one that is away or refuses the login is reported in the log
+(a refused login as an ERROR naming the listener, mechanism and user, at most
+once a minute) and retried at a bounded backoff (:mod:`bus.retry`); SIGTERM or
+SIGINT stops them with exit 0 in bounded time, the broker there or not.
 """
 
 from __future__ import annotations
@@ -147,8 +153,17 @@ async def _app_run(args: argparse.Namespace) -> int:
     runner = system.make_app_runner(args.name, instance_id=args.instance or "")
     app = runner.app
     stop = _stop_event()
-    async with runner:
-        await runner.run(duration_s=args.duration, stop=stop)
+    if args.duration is not None:
+        asyncio.get_running_loop().call_later(args.duration, stop.set)
+    # A broker that is away or refuses the login is waited for (reported in the
+    # log, retried at a bounded backoff); SIGTERM ends the wait with exit 0.
+    if not await runner.start_patiently(stop):
+        print(f"{app.name}: stopped before the bus was reached", file=sys.stderr)
+        return 0
+    try:
+        await runner.run(stop=stop)
+    finally:
+        await runner.stop()
     print(
         f"{app.name}: handled {runner.handled} messages in {runner.batches} batches, "
         f"{runner.bad_messages} undecodable",

@@ -349,14 +349,22 @@ class NetconfDriver(Driver):
             device_tags=device.tags,
         )
         out = []
+        # build_records shares one Provenance per poll: extend it once, not per record.
+        # (Keyed by id, with the original kept alive so an id cannot be reused.)
+        provs: dict[int, tuple[Provenance, Provenance]] = {}
+        more = list(missing or [])
         for r in records:
-            prov = Provenance(
-                protocol="netconf",
-                collector_version=__version__,
-                sources=[*r.provenance.sources, *state.read],
-            )
-            more = list(missing or [])
-            r.provenance = prov
+            seen = provs.get(id(r.provenance))
+            if seen is None:
+                seen = provs[id(r.provenance)] = (
+                    r.provenance,
+                    Provenance(
+                        protocol="netconf",
+                        collector_version=__version__,
+                        sources=[*r.provenance.sources, *state.read],
+                    ),
+                )
+            r.provenance = seen[1]
             if more:
                 r.partial = True
                 r.missing = [*r.missing, *more]

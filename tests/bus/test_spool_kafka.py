@@ -2,11 +2,8 @@
 comes back, and a collector process told to stop while the broker is down.
 
 These tests stop and freeze a broker, so they never use the shared one: they
-need a broker of their own, started with scripts/kafka.sh on other ports and
-named by NETFEED_OUTAGE_KAFKA_PORT and NETFEED_OUTAGE_KAFKA_RUN, e.g.::
-
-    NETFEED_KAFKA_PORT=19192 NETFEED_RUN=/tmp/outage-run scripts/kafka.sh start
-    NETFEED_OUTAGE_KAFKA_PORT=19192 NETFEED_OUTAGE_KAFKA_RUN=/tmp/outage-run pytest tests/bus/test_spool_kafka.py
+need a broker of their own (tests/support/outage_broker.py says how to start
+one); without it they are skipped.
 """
 
 from __future__ import annotations
@@ -33,27 +30,10 @@ from bus.spool import Spool
 from bus.topics import topic_name
 from collectors.publish import Publisher
 from tests.support import messages
+from tests.support.outage_broker import PORT, broker_pid, kafka_sh, needs_outage_broker
 
 REPO = Path(__file__).resolve().parents[2]
-PORT = os.environ.get("NETFEED_OUTAGE_KAFKA_PORT")
-RUN = os.environ.get("NETFEED_OUTAGE_KAFKA_RUN")
-
-pytestmark = pytest.mark.skipif(
-    not (PORT and RUN),
-    reason="needs a broker of its own: NETFEED_OUTAGE_KAFKA_PORT and NETFEED_OUTAGE_KAFKA_RUN "
-    "(see the module docstring); never the shared one",
-)
-
-
-def kafka_sh(cmd: str) -> None:
-    env = dict(os.environ, NETFEED_KAFKA_PORT=str(PORT), NETFEED_RUN=str(RUN))
-    subprocess.run(
-        [str(REPO / "scripts" / "kafka.sh"), cmd], env=env, check=True, capture_output=True
-    )
-
-
-def broker_pid() -> int:
-    return int((Path(str(RUN)) / "kafka" / "kafka.pid").read_text())
+pytestmark = needs_outage_broker
 
 
 def bus(prefix: str) -> BusSettings:

@@ -7,41 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
-
-import yaml
 
 from bus.factory import make_consumer
 from bus.records import Record, decode
 from bus.settings import BusSettings
 from bus.topics import topic_name
 from netfeed.simulator.network import SimulatedNetwork
+from tests.support.apps import start_instance, wait_for, write_config
 from tests.support.pipeline import collect_once, write_network
-
-APP = "tests.support.countapp:CountApp"
-
-
-def write_config(tmp: Path, bus: BusSettings, log_dir: Path) -> Path:
-    cfg = tmp / "cfg"
-    cfg.mkdir()
-    (cfg / "netfeed.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "bus": bus.model_dump(mode="json"),
-                "applications": {
-                    "test-count": {
-                        "networks": ["grp"],
-                        "datasets": ["interfaces"],
-                        "log_dir": str(log_dir),
-                    }
-                },
-            }
-        )
-    )
-    return cfg
 
 
 def seen(log_dir: Path) -> dict[str, set[tuple[str, int, int]]]:
@@ -49,7 +24,7 @@ def seen(log_dir: Path) -> dict[str, set[tuple[str, int, int]]]:
     for f in log_dir.glob("*.log"):
         rows = set()
         for line in f.read_text().splitlines():
-            topic, part, off, kind, _dev = line.split()
+            topic, part, off, kind, *_ = line.split()
             if kind == "record":
                 rows.add((topic, int(part), int(off)))
         out[f.stem] = rows
@@ -70,36 +45,6 @@ async def published(bus: BusSettings) -> set[tuple[str, int, int]]:
                 if isinstance(decode(m.value), Record)
             }
     return out
-
-
-def start_instance(cfg: Path, name: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netfeed.cli",
-            "app",
-            "run",
-            APP,
-            "--config",
-            str(cfg),
-            "--instance",
-            name,
-            "--duration",
-            "120",
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=(cfg / f"{name}.stderr").open("wb"),
-    )
-
-
-async def wait_for(cond, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def test_two_instances_split_then_survivor_takes_over(
