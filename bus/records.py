@@ -56,7 +56,18 @@ repeated failures; 0 from collectors that predate it), ``records``,
 back, on the quarantine topic instead), ``tick_skipped`` (empty for a cycle
 that ran; else why the tick was not polled at all, e.g. the previous cycle
 was still publishing: every device then counts as skipped and ``records`` is
-0, so a consumer sees every tick of the grid, polled or not).
+0, so a consumer sees every tick of the grid, polled or not),
+``interrupted`` (empty for a cycle that ended; else the cycle was cut short
+and its marker was published afterwards, by the collector's next start or at
+the end of its stop grace: "collector stopped before the cycle ended (killed
+or crashed)" or "... (its stop grace ran out)".  Its counts are what got out
+before the cut: ``records`` / ``quarantined`` published, ``devices_ok`` the
+devices whose records got out, failed / timed out / skipped as known then,
+and every other planned device failed with ``interrupted: <reason>`` in
+``failures``; ``finished_unix_ms`` is the last outcome noted before the cut.
+It follows the records of that cycle that reached the bus, on every
+partition, like any marker.  A ``collect --once`` run in the tick of a cycle
+left open polls that cycle again instead: one marker, not interrupted).
 
 ``Quarantined`` (``kind="quarantined"``) — a record the collector's quality
 gate (:mod:`collectors.quality`) refused, published on
@@ -139,6 +150,7 @@ class CycleComplete(msgspec.Struct, tag_field="kind", tag="cycle_complete", kw_o
     collector: str = ""
     quarantined: int = 0
     tick_skipped: str = ""
+    interrupted: str = ""
 
 
 class Quarantined(msgspec.Struct, tag_field="kind", tag="quarantined", kw_only=True):

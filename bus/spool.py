@@ -51,6 +51,11 @@ Guarantees:
   (bounded too); what was not acknowledged stays in the file for the next
   start.
 
+The file also holds the collector's journal of open cycles
+(:mod:`collectors.journal`): :meth:`Spool.append` and
+:meth:`Spool.append_marker` take its writes and commit them in the same
+transaction as the chunk, so the journal never disagrees with the spool.
+
 The embedded bus does not use a spool: it is itself a local SQLite file, so
 "the broker" cannot be away; its producer is written to directly.
 """
@@ -77,7 +82,7 @@ from bus.records import RECORD_ID_HEADER, CycleComplete, decode, encode, record_
 from bus.retry import REFUSED_BACKOFF_S, QuietKafkaLogs
 from bus.settings import SpoolSettings
 from bus.spool_status import BrokerStatus, SpoolStats
-from bus.spool_store import Chunk, Message, SpoolStore, SpoolWorker
+from bus.spool_store import Append, Chunk, Journal, Message, SpoolStore, SpoolWorker
 
 __all__ = ["Chunk", "Message", "QuietKafkaLogs", "Spool", "SpoolStats", "SpoolStore", "spool_path"]
 
@@ -90,7 +95,7 @@ _READ_PIECE = 2_000  # messages per read call: an append waits for at most one
 
 @dataclass(slots=True)
 class _AppendGroup:
-    items: list[tuple[Sequence[Message], bool, int]] = field(default_factory=list)
+    items: list[Append] = field(default_factory=list)
     done: asyncio.Future[tuple[int, int]] | None = None
 
 
@@ -205,19 +210,34 @@ class Spool(AsyncService):
 
     # --- appending ------------------------------------------------------------
 
-    async def append(self, messages: Sequence[Message]) -> None:
+    async def append(self, messages: Sequence[Message], journal: Journal | None = None) -> None:
         """Spool ``(topic, key, value, headers)`` messages, in order; returns once
-        they are in the file.  Never waits for the broker."""
+        they are in the file (with ``journal``'s writes, same transaction).
+        Never waits for the broker."""
         if messages:
-            await self._append(messages, False)
+            await self._append(messages, False, journal)
+        elif journal is not None:
+            await self.run_in_db(journal)
 
-    async def append_marker(self, topic: str, marker: CycleComplete) -> None:
+    async def append_marker(
+        self, topic: str, marker: CycleComplete, journal: Journal | None = None
+    ) -> None:
         """Spool ``marker``, to be sent to every partition of ``topic`` after
         everything appended before it (``partition``/``partitions`` filled in
-        when it is sent)."""
-        await self._append([(topic, None, encode(marker), [])], True)
+        when it is sent); ``journal``'s writes in the same transaction."""
+        await self._append([(topic, None, encode(marker), [])], True, journal)
 
-    async def _append(self, messages: Sequence[Message], marker: bool) -> None:
+    async def run_in_db(self, op: Journal) -> None:
+        """Run ``op`` in one transaction of the spool's file (the collector's
+        journal of open cycles lives there: :mod:`collectors.journal`)."""
+        try:
+            await self._run(self._store.run, op, urgent=True)
+        except sqlite3.Error as exc:
+            raise BusError(f"spool {self.path}: cannot write the cycle journal: {exc}") from exc
+
+    async def _append(
+        self, messages: Sequence[Message], marker: bool, journal: Journal | None = None
+    ) -> None:
         """Group commit: appends made while the worker is busy join one group,
         committed in one transaction when the worker gets to it (in append
         order; a group is closed once the worker has taken it)."""
@@ -229,7 +249,7 @@ class Spool(AsyncService):
             if group is None:
                 group = self._group = _AppendGroup()
                 first = True
-            group.items.append((messages, marker, now))
+            group.items.append((messages, marker, now, journal))
         if first:
             group.done = asyncio.wrap_future(self._pool.submit(self._commit, group, urgent=True))
         assert group.done is not None

@@ -8,6 +8,9 @@ collection's appends before the drainer's reads and deletes.
 Guarantees: an append is one committed transaction (WAL, ``synchronous=NORMAL``:
 it survives the process being killed); chunks are read back in append order;
 past ``max_octets`` the oldest chunks are deleted and counted, never silently.
+An append may carry writes of the collector's journal of open cycles
+(:data:`Journal`, :mod:`collectors.journal`), committed in the same
+transaction as its chunk.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ _ZSTD_LEVEL = 1
 
 # topic, key, value, headers
 Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
+# writes made in the same transaction as an append (the collector's cycle journal)
+Journal = Callable[[sqlite3.Connection], None]
+# one append: messages, is it a marker, when (ms), journal writes
+Append = tuple[Sequence[Message], bool, int, Journal | None]
 _body_encoder = msgspec.msgpack.Encoder()
 # Headers come back as tuples: a message read back is then made of tuples of
 # str/bytes only, which the garbage collector stops tracking after one pass
@@ -56,7 +63,9 @@ _body_decoder = msgspec.msgpack.Decoder(
 )
 
 
-def _unpack(body: bytes) -> list[tuple[str, bytes | None, bytes, tuple[tuple[str, bytes], ...]]]:
+def unpack_body(
+    body: bytes,
+) -> list[tuple[str, bytes | None, bytes, tuple[tuple[str, bytes], ...]]]:
     """The messages of a stored body (compressed, or plain from an older file)."""
     if body[:4] == _ZSTD_MAGIC:
         return _body_decoder.decode(cramjam.zstd.decompress(body))
@@ -125,32 +134,45 @@ class SpoolStore:
             raise BusError(f"spool {self.path} is not open")
         return self._db
 
-    def append(self, messages: Sequence[Message], marker: bool, ts_ms: int) -> tuple[int, int]:
-        """Commit ``messages`` as one chunk; drop the oldest chunks past the
-        bound.  Returns (dropped messages, dropped bytes)."""
-        return self.append_many([(messages, marker, ts_ms)])
+    def run(self, op: Journal) -> None:
+        """Run ``op`` (the collector's journal) in one transaction of this file."""
+        db = self._conn()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            op(db)
 
-    def append_many(self, chunks: Sequence[tuple[Sequence[Message], bool, int]]) -> tuple[int, int]:
-        """Commit ``(messages, marker, ts_ms)`` chunks, in order, in one
-        transaction (one commit for many appends); then drop the oldest chunks
-        past the bound.  Returns (dropped messages, dropped bytes)."""
+    def append(
+        self, messages: Sequence[Message], marker: bool, ts_ms: int, journal: Journal | None = None
+    ) -> tuple[int, int]:
+        """Commit ``messages`` as one chunk (and ``journal``'s writes in the same
+        transaction); drop the oldest chunks past the bound.  Returns (dropped
+        messages, dropped bytes)."""
+        return self.append_many([(messages, marker, ts_ms, journal)])
+
+    def append_many(self, chunks: Sequence[Append]) -> tuple[int, int]:
+        """Commit ``(messages, marker, ts_ms, journal)`` chunks, in order, in one
+        transaction (one commit for many appends; each ``journal``'s writes right
+        after its chunk); then drop the oldest chunks past the bound.  Returns
+        (dropped messages, dropped bytes)."""
         db = self._conn()
         rows = []
-        for messages, marker, ts_ms in chunks:
+        for messages, marker, ts_ms, journal in chunks:
             size = sum(len(v) + (len(k) if k else 0) for _, k, v, _ in messages)
             body = bytes(cramjam.zstd.compress(_body_encoder.encode(messages), level=_ZSTD_LEVEL))
-            rows.append((messages, marker, ts_ms, size, body))
+            rows.append((messages, marker, ts_ms, size, body, journal))
         dropped = dropped_octets = last_cut = 0
         seqs: list[int] = []
         with db:
             db.execute("BEGIN IMMEDIATE")
-            for messages, marker, ts_ms, size, body in rows:
+            for messages, marker, ts_ms, size, body, journal in rows:
                 cur = db.execute(
                     "INSERT INTO spool (marker, n, size, ts_ms, body) VALUES (?, ?, ?, ?, ?)",
                     (int(marker), len(messages), size, ts_ms, body),
                 )
                 assert cur.lastrowid is not None
                 seqs.append(cur.lastrowid)
+                if journal is not None:
+                    journal(db)
                 self.depth += len(messages)
                 self.octets += size
             while self.octets > self.max_octets:
@@ -173,7 +195,7 @@ class SpoolStore:
                 dropped_octets += got
         if self._floor is None and seqs:
             self._floor = seqs[0]  # every chunk from here on passes through the cache
-        for seq, (messages, marker, ts_ms, size, _) in zip(seqs, rows, strict=True):
+        for seq, (messages, marker, ts_ms, size, _, _) in zip(seqs, rows, strict=True):
             if seq > last_cut:  # (not dropped at once by its own append)
                 self._cache[seq] = (Chunk(seq, marker, ts_ms, list(messages)), size)
                 self._cache_octets += size
@@ -200,7 +222,7 @@ class SpoolStore:
         for seq, marker, cn, ts, body in self._conn().execute(
             "SELECT seq, marker, n, ts_ms, body FROM spool WHERE seq > ? ORDER BY seq", (after,)
         ):
-            out.append(Chunk(seq, bool(marker), ts, _unpack(body)))
+            out.append(Chunk(seq, bool(marker), ts, unpack_body(body)))
             n += cn
             if n >= limit:
                 break

@@ -24,7 +24,13 @@ Guarantees:
 - each device's records are published as soon as it answers, and awaited:
   the marker is published after every record was handed on, once they are
   durable; a publish that fails fails that device (its reason in
-  ``failures``), never the cycle.
+  ``failures``), never the cycle;
+- with a :class:`~collectors.journal.CycleJournal`, the cycle is opened in it
+  before any device is polled and each device's outcome is noted as it
+  comes, so a cycle cut short by a kill is published as such by the next
+  start (see that module).  The sink notes what got out (the
+  :class:`~collectors.publish.Publisher` does): a device whose records got
+  out and that ended ok needs no note of its own.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from bus.records import CycleComplete, Record, cycle_id
 from collectors.backoff import Backoff
 from collectors.config import Device
 from collectors.driver import Driver, PollOutcome
+from collectors.journal import CycleJournal
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,26 @@ async def _poll(
         return PollOutcome(device.id, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
+async def _note(journal: CycleJournal | None, cid: str, device: str, status: str, why: str) -> None:
+    if journal is None:
+        return
+    try:
+        await journal.status(cid, device, status, why)
+    except Exception:  # the journal's file failing must not cost the cycle
+        log.exception("%s: %s: the cycle journal could not note its outcome", cid, device)
+
+
+async def _close(journal: CycleJournal | None, cid: str) -> None:
+    """Close ``cid`` in the journal once its marker is out (the Publisher already
+    did, in the same transaction as the marker's append; any other sink: here)."""
+    if journal is None:
+        return
+    try:
+        await journal.run(journal.close_op(cid))
+    except Exception:
+        log.exception("%s: the cycle journal could not close it", cid)
+
+
 async def run_cycle(
     *,
     network: str,
@@ -80,9 +107,27 @@ async def run_cycle(
     collector: str = "",
     backoff: Backoff | None = None,
     deadline_unix_ms: int | None = None,
+    journal: CycleJournal | None = None,
 ) -> CycleComplete:
     cid = cycle_id(network, dataset, scheduled_unix_ms)
     started_ms = time.time_ns() // 1_000_000
+    if journal is not None:
+        opened = CycleComplete(
+            network=network,
+            dataset=dataset,
+            cycle_id=cid,
+            scheduled_unix_ms=scheduled_unix_ms,
+            started_unix_ms=started_ms,
+            finished_unix_ms=started_ms,
+            duration_ms=0,
+            devices_planned=len(devices),
+            devices_ok=0,
+            devices_failed=0,
+            devices_timed_out=0,
+            records=0,
+            collector=collector,
+        )
+        await journal.open(opened, [d.id for d in devices])
     t0 = time.monotonic()
     outcomes: list[PollOutcome] = []
     counted: dict[str, int] = {}  # device -> records published
@@ -103,6 +148,7 @@ async def run_cycle(
         if backoff is not None and (why := backoff.skip(device.id)):
             skipped[device.id] = f"skipped: {why}"
             log.debug("%s/%s %s: skipped: %s", network, dataset, device.id, why)
+            await _note(journal, cid, device.id, "skipped", skipped[device.id])
             return
         polling = False
         try:
@@ -143,6 +189,9 @@ async def run_cycle(
                 # the marker needs counts only: let the records go once they are handed on
                 counted[out.device] = len(out.records)
             out.records = []
+        if out.status != "ok" or device.id not in counted:
+            # (an ok device whose records got out is noted already, by the sink)
+            await _note(journal, cid, device.id, out.status, out.error or "")
         if out.status != "ok":
             log.warning("%s/%s %s: %s: %s", network, dataset, device.id, out.status, out.error)
 
@@ -169,6 +218,7 @@ async def run_cycle(
         collector=collector,
     )
     marker = await sink.complete_cycle(marker)
+    await _close(journal, cid)
     log.info(
         "%s: %d/%d devices ok, %d failed, %d timed out, %d skipped, %d records in %d ms",
         cid,

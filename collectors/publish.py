@@ -15,6 +15,14 @@ cycle's records on it.
 Without a spool (the embedded bus, tests), :meth:`Publisher.complete_cycle`
 first waits until every record sent so far is durable, then sends the marker
 to every partition of the dataset topic and waits again: the same guarantee.
+
+With a :class:`collectors.journal.CycleJournal`, what got out is noted for
+the cycle journal: with a spool, each device's count in the same transaction
+as the append that carries its records, and the cycle closed in the same
+transaction as its marker's append; without, once the records are durable
+(a flush shared by the devices of that moment) and once the marker is.  A
+cycle ``publish`` is given records of one device and one cycle at a time
+(as :func:`collectors.cycle.run_cycle` does).
 """
 
 from __future__ import annotations
@@ -28,13 +36,22 @@ from bus.api import Producer
 from bus.records import RECORD_ID_HEADER, CycleComplete, Record, encode, record_id
 from bus.spool import Spool
 from bus.topics import topic_name
+from collectors.journal import CycleJournal
 
 
 class Publisher:
-    def __init__(self, producer: Producer, prefix: str, *, spool: Spool | None = None) -> None:
+    def __init__(
+        self,
+        producer: Producer,
+        prefix: str,
+        *,
+        spool: Spool | None = None,
+        journal: CycleJournal | None = None,
+    ) -> None:
         self.producer = producer
         self.prefix = prefix
         self.spool = spool
+        self.journal = journal
         self._known: dict[str, int] = {}
         self._names: dict[tuple[str, str], str] = {}
 
@@ -52,7 +69,11 @@ class Publisher:
         return topic, parts
 
     async def publish(self, records: list[Record]) -> None:
+        journal = self.journal if records else None
         if self.spool is not None:
+            note = None
+            if journal is not None:
+                note = journal.sent_op(records[0].cycle_id, records[0].device, len(records))
             await self.spool.append(
                 [
                     (
@@ -62,7 +83,8 @@ class Publisher:
                         ((RECORD_ID_HEADER, record_id(rec).encode()),),
                     )
                     for rec in records
-                ]
+                ],
+                note,
             )
             return
         for rec in records:
@@ -73,13 +95,17 @@ class Publisher:
                 key=rec.device.encode(),
                 headers=[(RECORD_ID_HEADER, record_id(rec).encode())],
             )
+        if journal is not None:
+            rec = records[0]
+            await journal.sent_after_flush(self.producer, rec.cycle_id, rec.device, len(records))
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         """Publish ``marker`` to every partition; return it with ``partitions`` set
         (with a spool: as far as known yet, the copies sent carry the real count)."""
         if self.spool is not None:
             topic = self._name(marker.network, marker.dataset)
-            await self.spool.append_marker(topic, marker)
+            close = None if self.journal is None else self.journal.close_op(marker.cycle_id)
+            await self.spool.append_marker(topic, marker, close)
             parts = self.spool.partitions(topic)
             return msgspec.structs.replace(marker, partitions=parts) if parts else marker
         topic, parts = await self._topic(marker.network, marker.dataset)
@@ -93,6 +119,8 @@ class Publisher:
                 headers=[(RECORD_ID_HEADER, record_id(copy).encode())],
             )
         await self.producer.flush()
+        if self.journal is not None:
+            await self.journal.run(self.journal.close_op(marker.cycle_id))
         return msgspec.structs.replace(marker, partitions=parts)
 
 

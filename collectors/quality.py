@@ -64,6 +64,7 @@ from bus.records import (
 from bus.spool import Spool
 from bus.topics import quarantine_topic
 from collectors.cycle import Sink
+from collectors.journal import CycleJournal
 from collectors.settings import QualitySettings
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,26 @@ class BusQuarantine:
     """Publishes quarantined records on their network's quarantine topic, keyed by
     device; the marker's flush (same producer) makes them durable with the cycle."""
 
-    def __init__(self, producer: Producer, prefix: str, *, spool: Spool | None = None) -> None:
+    def __init__(
+        self,
+        producer: Producer,
+        prefix: str,
+        *,
+        spool: Spool | None = None,
+        journal: CycleJournal | None = None,
+    ) -> None:
         self.producer = producer
         self.prefix = prefix
         self.spool = spool  # with one, quarantined records wait there like the others
+        self.journal = journal  # counts noted as the Publisher's (collectors.publish)
         self._known: set[str] = set()
 
     async def quarantine(self, messages: list[Quarantined]) -> None:
+        journal = self.journal if messages else None
         if self.spool is not None:
+            note = None
+            if journal is not None:
+                note = journal.sent_op(messages[0].cycle_id, messages[0].device, 0, len(messages))
             await self.spool.append(
                 [
                     (
@@ -117,7 +130,8 @@ class BusQuarantine:
                         [(RECORD_ID_HEADER, record_id(q).encode())],
                     )
                     for q in messages
-                ]
+                ],
+                note,
             )
             return
         for q in messages:
@@ -131,6 +145,9 @@ class BusQuarantine:
                 key=q.device.encode(),
                 headers=[(RECORD_ID_HEADER, record_id(q).encode())],
             )
+        if journal is not None:
+            q = messages[0]
+            await journal.sent_after_flush(self.producer, q.cycle_id, q.device, 0, len(messages))
 
 
 class DryRunQuarantine:
@@ -212,7 +229,7 @@ class QualityGate:
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         n = self._per_cycle.pop(marker.cycle_id, 0)
-        if n:
+        if n and not marker.interrupted:  # a cut-short marker's counts come from the journal
             marker = msgspec.structs.replace(
                 marker, records=max(0, marker.records - n), quarantined=marker.quarantined + n
             )

@@ -26,7 +26,15 @@ Scheduling (one asyncio task per network and dataset):
   it is given and stops them when it stops;
 - :meth:`Collector.stop` schedules no new tick, lets the running cycles
   finish for ``collector.stop_grace_s`` (their records and markers are
-  published), cancels what is still running after that, then stops drivers.
+  published), cancels what is still running after that and, with a
+  journal, publishes their markers marked ``interrupted`` (the stop grace ran
+  out), then stops drivers;
+- with a :class:`~collectors.journal.CycleJournal`, :meth:`Collector.start`
+  and :meth:`Collector.run_once` first publish a marker marked
+  ``interrupted`` for every cycle an earlier run of this instance left open
+  (killed or crashed mid-cycle), before any new cycle starts;
+- :meth:`Collector.run_once` labels each cycle with the current tick of its
+  dataset's schedule (:func:`tick_ms`), as the schedule would have.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, NetworkConfig
 from collectors.cycle import Sink, run_cycle
 from collectors.driver import Driver
+from collectors.journal import GRACE, KILLED, CycleJournal
 from collectors.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -57,10 +66,23 @@ def _now_ms() -> int:
 
 
 def tick_ms(schedule: DatasetSchedule, now_ms: int | None = None) -> int:
-    """The scheduled instant a cycle started by hand now belongs to."""
+    """The tick a cycle started by hand now belongs to: the latest tick of
+    ``schedule`` at or before ``now_ms`` (``interval_s``: now floored to the
+    grid; ``cron``: its last fire time).  Two runs within one interval get
+    the same tick, the same one the scheduled service gave or will give it."""
     now_ms = _now_ms() if now_ms is None else now_ms
-    step = 60_000 if schedule.cron else int(schedule.interval_s * 1000)
-    return now_ms - now_ms % step
+    if not schedule.cron:
+        step = int(schedule.interval_s * 1000)
+        return now_ms - now_ms % step
+    # cron: search back over wider and wider windows for the last fire time
+    for back_ms in (3_600_000, 86_400_000, 32 * 86_400_000, 367 * 86_400_000, 5 * 367 * 86_400_000):
+        at = next_tick_ms(schedule, now_ms - back_ms, inclusive=True)
+        if at > now_ms:
+            continue
+        while (nxt := next_tick_ms(schedule, at)) <= now_ms:
+            at = nxt
+        return at
+    return now_ms - now_ms % 60_000  # a crontab that fires less than every five years
 
 
 def next_tick_ms(schedule: DatasetSchedule, after_ms: int, *, inclusive: bool = False) -> int:
@@ -93,7 +115,10 @@ class Collector(AsyncService):
         sink: Sink,
         drivers: Mapping[str, Driver],
         on_cycle: Callable[[CycleComplete], None] | None = None,
+        journal: CycleJournal | None = None,
     ) -> None:
+        self.journal = journal
+        self._recovered = False
         self.networks = {n.network: n for n in networks}
         self.settings = settings
         self.sink = sink
@@ -155,6 +180,7 @@ class Collector(AsyncService):
                 collector=self.settings.instance_id,
                 backoff=backoff,
                 deadline_unix_ms=deadline_unix_ms,
+                journal=self.journal,
             ),
             name=cycle_id(network, dataset, tick),
         )
@@ -174,18 +200,60 @@ class Collector(AsyncService):
         if self.on_cycle is not None:
             self.on_cycle(marker)
 
+    async def close_cut_short(
+        self, reason: str = KILLED, *, rerun: frozenset[str] = frozenset()
+    ) -> list[CycleComplete]:
+        """Publish a marker (``interrupted``: ``reason``) for every cycle of this
+        instance the journal holds open; returns them.  A marker that cannot be
+        published stays open in the journal, for the next start.  Cycles in
+        ``rerun`` are left open: they are about to run again (``--once`` in the
+        tick of the killed cycle), and their new marker closes them."""
+        if self.journal is None:
+            return []
+        out = []
+        for marker in await self.journal.cut_short(reason):
+            if marker.cycle_id in rerun:
+                log.warning("%s: cut short by a kill; polled again now", marker.cycle_id)
+                continue
+            log.warning(
+                "%s: cut short (%s): %d of %d devices' records got out, %d records",
+                marker.cycle_id,
+                reason,
+                marker.devices_ok,
+                marker.devices_planned,
+                marker.records,
+            )
+            try:
+                marker = await self.sink.complete_cycle(marker)
+            except Exception:
+                log.exception("%s: the cut-short marker was not published", marker.cycle_id)
+                continue
+            await self.journal.run(self.journal.close_op(marker.cycle_id))  # any sink
+            out.append(marker)
+            self._finished(marker)
+        return out
+
+    async def _recover(self, rerun: frozenset[str] = frozenset()) -> None:
+        if not self._recovered:
+            self._recovered = True
+            await self.close_cut_short(KILLED, rerun=rerun)
+
     async def run_once(
         self, datasets: list[str] | None = None, *, spread: bool = False
     ) -> list[CycleComplete]:
-        """One cycle of every network's datasets (all at once, no spreading by default)."""
+        """One cycle of every network's datasets (all at once, no spreading by
+        default), each labelled with its schedule's current tick (:func:`tick_ms`).
+        A cycle of that tick a killed run left open is polled again, not marked
+        cut short: its records, then one marker, as if it had not been cut."""
         jobs = []
-        for net in self.networks.values():
-            for ds in net.datasets:
-                if datasets is None or ds in datasets:
-                    jobs.append((net.network, ds))
         now = _now_ms()
+        for net in self.networks.values():
+            for ds, sched in net.datasets.items():
+                if datasets is None or ds in datasets:
+                    jobs.append((net.network, ds, tick_ms(sched, now)))
+        await self._recover(frozenset(cycle_id(n, d, t) for n, d, t in jobs))
         over = None if spread else 0.0  # for these cycles only: later ones keep their spread
-        return list(await asyncio.gather(*(self.cycle(n, d, now, spread=over) for n, d in jobs)))
+        return list(await asyncio.gather(*(self.cycle(n, d, t, spread=over) for n, d, t in jobs)))
 
     async def _skipped(self, network: str, dataset: str, tick: int, why: str) -> None:
         """Publish the marker of a tick that was not polled."""
@@ -264,6 +332,7 @@ class Collector(AsyncService):
                 )
 
     async def start(self) -> None:
+        await self._recover()
         await self._start_drivers()
         self._stopping.clear()
         now = _now_ms()
@@ -279,7 +348,8 @@ class Collector(AsyncService):
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Start no new cycle; let running ones finish for ``grace_s`` (default
-        ``collector.stop_grace_s``), then cancel them and stop the drivers."""
+        ``collector.stop_grace_s``), then cancel them (publishing their
+        cut-short markers, with a journal) and stop the drivers."""
         grace = self.settings.stop_grace_s if grace_s is None else grace_s
         self._stopping.set()
         if self._running:
@@ -291,6 +361,7 @@ class Collector(AsyncService):
                 t.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+                await self.close_cut_short(GRACE)
         jobs, self._jobs = self._jobs, []
         if jobs:
             _ended, late = await asyncio.wait(jobs, timeout=5)

@@ -30,8 +30,13 @@ class CollectorSettings(BaseModel):
     inside it).  ``drivers``: each protocol driver's own settings, by protocol
     name, checked by that driver's ``Settings`` model when the config loads.
     ``stop_grace_s``: on SIGTERM (or ``stop``), how long the running cycles may
-    go on to publish their records and markers before they are cut.
-    ``quality``: the quality gate's settings (:class:`QualitySettings`)."""
+    go on to publish their records and markers before they are cut (a cut
+    cycle's marker is then published marked ``interrupted``).
+    ``quality``: the quality gate's settings (:class:`QualitySettings`).
+    ``state_dir``: where ``netfeed collect`` keeps its journal of open cycles
+    (``<state_dir>/<instance_id>.journal.sqlite3``, :mod:`collectors.journal`)
+    when it has no spool (with one, the journal is in the spool's file);
+    relative to the configuration folder."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,3 +46,4 @@ class CollectorSettings(BaseModel):
     drivers: dict[str, dict[str, Any]] = {}
     stop_grace_s: float = Field(10.0, ge=0, le=600)
     quality: QualitySettings = QualitySettings()
+    state_dir: Path = Path("var/state")

@@ -91,6 +91,7 @@ async def _collect(args: argparse.Namespace) -> int:
         system = _only_datasets(system, args.dataset)
     producer = None
     spool = None
+    journal = None
     if not args.dry_run:
         instance = system.collector.instance_id
         producer = make_producer(system.bus, client_id=f"collector-{instance}")
@@ -101,9 +102,14 @@ async def _collect(args: argparse.Namespace) -> int:
             await spool.start()
         else:
             await producer.start()
+        # cycles cut short by a kill are published as such by the next start
+        journal = system.make_journal(spool)
+        await journal.start()
     try:
         # every record through the quality gate: refused ones to the quarantine topic
-        collector = system.make_collector(system.make_sink(producer, spool), on_cycle=print_cycle)
+        collector = system.make_collector(
+            system.make_sink(producer, spool, journal), on_cycle=print_cycle, journal=journal
+        )
         if args.once:
             try:
                 markers = await collector.run_once()
@@ -124,6 +130,8 @@ async def _collect(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(stop.wait(), args.duration)
         return 0
     finally:
+        if journal is not None:
+            await journal.stop()
         if spool is not None:
             await spool.stop()  # bounded; stops the producer too
         elif producer is not None:
@@ -262,7 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(c)
     c.add_argument("--network", action="append", help="only this network (repeatable)")
     c.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
-    c.add_argument("--once", action="store_true", help="one cycle of each dataset, then exit")
+    c.add_argument(
+        "--once",
+        action="store_true",
+        help="one cycle of each dataset, then exit; labelled with the schedule's current tick "
+        "(two runs within one interval are the same cycle: consumers keep the first)",
+    )
     c.add_argument(
         "--dry-run", action="store_true", help="publish nothing; print records as JSON lines"
     )

@@ -50,6 +50,7 @@ from collectors.config import (
 )
 from collectors.cycle import Sink, start_offset_s
 from collectors.driver import Driver
+from collectors.journal import CycleJournal
 from collectors.publish import DryRunPublisher, Publisher
 from collectors.quality import BusQuarantine, DryRunQuarantine, QualityGate
 from collectors.registry import DriverRegistry, RegistryError, load_drivers
@@ -90,22 +91,41 @@ class System:
             for p in self.protocols()
         }
 
-    def make_sink(self, producer: Producer | None, spool: Spool | None = None) -> QualityGate:
+    def make_sink(
+        self,
+        producer: Producer | None,
+        spool: Spool | None = None,
+        journal: CycleJournal | None = None,
+    ) -> QualityGate:
         """What ``collect`` publishes through: the quality gate in front of the
         publisher on ``producer`` (refused records to the quarantine topic; both
-        through ``spool`` when there is one), or with no producer (``--dry-run``)
-        in front of JSON lines on stdout."""
+        through ``spool`` when there is one, noting what got out in
+        ``journal``), or with no producer (``--dry-run``) in front of JSON
+        lines on stdout."""
         if producer is None:
             return QualityGate(DryRunPublisher(), DryRunQuarantine(), self.collector.quality)
         prefix = self.bus.topic_prefix
         return QualityGate(
-            Publisher(producer, prefix, spool=spool),
-            BusQuarantine(producer, prefix, spool=spool),
+            Publisher(producer, prefix, spool=spool, journal=journal),
+            BusQuarantine(producer, prefix, spool=spool, journal=journal),
             self.collector.quality,
         )
 
+    def make_journal(self, spool: Spool | None) -> CycleJournal:
+        """The journal of open cycles (not started): in ``spool``'s file, else
+        ``<collector.state_dir>/<instance_id>.journal.sqlite3``."""
+        instance = self.collector.instance_id
+        if spool is not None:
+            return CycleJournal(instance, spool=spool)
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in instance) or "collector"
+        return CycleJournal(instance, path=self.collector.state_dir / f"{safe}.journal.sqlite3")
+
     def make_collector(
-        self, sink: Sink, on_cycle: Any = None, drivers: dict[str, Driver] | None = None
+        self,
+        sink: Sink,
+        on_cycle: Any = None,
+        drivers: dict[str, Driver] | None = None,
+        journal: CycleJournal | None = None,
     ) -> Collector:
         return Collector(
             self.networks,
@@ -113,6 +133,7 @@ class System:
             sink,
             drivers if drivers is not None else self.make_drivers(),
             on_cycle=on_cycle,
+            journal=journal,
         )
 
     def schedule_warnings(self) -> list[str]:
@@ -165,6 +186,8 @@ def _collector_settings(path: Path) -> CollectorSettings:
     coll = load_section(path / "netfeed.yaml", "collector", CollectorSettings)
     if not coll.profiles_dir.is_absolute():
         coll = coll.model_copy(update={"profiles_dir": path / coll.profiles_dir})
+    if not coll.state_dir.is_absolute():
+        coll = coll.model_copy(update={"state_dir": path / coll.state_dir})
     return coll
 
 
@@ -270,6 +293,12 @@ def cycle_line(marker: CycleComplete) -> str:
         return (
             f"{marker.network} {marker.dataset}: tick {marker.scheduled_unix_ms} skipped: "
             f"{marker.tick_skipped}"
+        )
+    if marker.interrupted:
+        return (
+            f"{marker.network} {marker.dataset}: tick {marker.scheduled_unix_ms} cut short: "
+            f"{marker.interrupted}: {marker.devices_ok}/{marker.devices_planned} devices' "
+            f"records got out, {marker.records} records"
         )
     quarantined = f", {marker.quarantined} quarantined" if marker.quarantined else ""
     return (

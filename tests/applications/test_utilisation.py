@@ -30,6 +30,9 @@ async def test_rates_match_the_simulated_traffic_and_top_n_is_reported(
                 for d in sim.devices
             ],
         )
+        # a 1 s grid: the two one-shot cycles 2 s apart are two ticks (within one
+        # interval they would be one cycle, the second run's rows duplicates)
+        yaml.write_text(yaml.read_text() + "datasets: {interfaces: {interval_s: 1}}\n")
         await collect_once(any_bus, yaml, ["interfaces"])
         await asyncio.sleep(2.0)
         [second] = await collect_once(any_bus, yaml, ["interfaces"])

@@ -252,7 +252,7 @@ async def test_with_a_spool_quarantined_records_wait_there_like_the_others() -> 
             self.rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
 
         async def append(
-            self, rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
+            self, rows: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]], journal: None
         ) -> None:
             self.rows += rows
 

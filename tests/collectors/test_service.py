@@ -12,7 +12,42 @@ from tests.support.fake_snmp import FakeClient, device_data, snmp_driver
 
 def test_tick_is_on_the_interval_grid() -> None:
     assert tick_ms(DatasetSchedule(interval_s=60), 1_000_061_234) == 1_000_020_000
-    assert tick_ms(DatasetSchedule(cron="*/5 * * * *"), 1_000_061_234) == 1_000_020_000
+    assert tick_ms(DatasetSchedule(interval_s=60), 1_000_020_000) == 1_000_020_000
+
+
+def test_the_tick_of_a_cron_schedule_is_its_last_fire_time() -> None:
+    every5 = DatasetSchedule(cron="*/5 * * * *")
+    assert tick_ms(every5, 1_000_061_234) == 999_900_000  # 5-minute boundaries
+    assert tick_ms(every5, 999_900_000) == 999_900_000
+    assert next_tick_ms(every5, tick_ms(every5, 1_000_061_234)) > 1_000_061_234
+    daily = DatasetSchedule(cron="30 2 * * *")  # 02:30 UTC
+    assert tick_ms(daily, 1_764_728_000_000) == 1_764_642_600_000  # 2025-12-03 02:13 -> 12-02
+    yearly = DatasetSchedule(cron="0 0 1 1 *")
+    assert tick_ms(yearly, 1_764_728_000_000) == 1_735_689_600_000  # 2025-01-01
+
+
+async def test_run_once_labels_its_cycles_with_the_current_tick() -> None:
+    devs = devices(2)
+    sink = ListSink()
+    coll = Collector(
+        [net_of(devs, 3600)],
+        CollectorSettings(instance_id="t"),
+        sink,
+        {"snmp": snmp_driver(FakeClient({d.id: device_data(1) for d in devs}))},
+    )
+    before = time.time_ns() // 1_000_000
+    first = await coll.run_once()
+    second = await coll.run_once()
+    await coll.stop()
+    after = time.time_ns() // 1_000_000
+    ticks = {before - before % 3_600_000, after - after % 3_600_000}
+    assert first[0].scheduled_unix_ms in ticks and second[0].scheduled_unix_ms in ticks
+    if len(ticks) == 1:  # (not run across an hour boundary) one interval, one cycle id
+        assert first[0].cycle_id == second[0].cycle_id
+    assert all(
+        r.cycle_id == first[0].cycle_id or r.cycle_id == second[0].cycle_id for r in sink.records
+    )
+    assert all(r.request_unix_ms >= r.scheduled_unix_ms for r in sink.records)
 
 
 def test_next_tick_is_on_the_grid_and_the_deadline_before_it() -> None:
@@ -152,7 +187,7 @@ async def test_stop_lets_the_running_cycle_finish_within_the_grace() -> None:
     sink = ListSink()
     coll = Collector(
         [net_of(devs, 5, spread=0)],
-        CollectorSettings(instance_id="t", stop_grace_s=3),
+        CollectorSettings(instance_id="t", stop_grace_s=6),
         sink,
         {"snmp": snmp_driver(client)},
     )
@@ -162,7 +197,8 @@ async def test_stop_lets_the_running_cycle_finish_within_the_grace() -> None:
             await asyncio.sleep(0.05)
     t0 = time.monotonic()
     await coll.stop()
-    assert time.monotonic() - t0 < 2.0
+    # The cycle needs ~1 s: stop waits for it, not for the whole grace (room for load).
+    assert time.monotonic() - t0 < 4.0
     assert len(sink.markers) == 1 and sink.markers[0].devices_ok == 3
     assert len(sink.records) == 3
 

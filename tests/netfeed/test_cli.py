@@ -20,6 +20,8 @@ import yaml
 
 from bus.datasets import DATASETS
 from bus.schema import message_schema
+from collectors.config import load_network
+from collectors.service import next_tick_ms, tick_ms
 from netfeed.simulator.netconf import SimulatedNetconfNetwork
 from netfeed.simulator.network import SimulatedNetwork
 from tests.support.pipeline import write_network
@@ -118,6 +120,12 @@ async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Pat
     assert len([r for r in recs if r["dataset"] == "interfaces"]) == 3 * 4
     assert len([r for r in recs if r["dataset"] == "system"]) == 3
     assert {x["dataset"] for x in lines if x["kind"] == "cycle_complete"} == set(DATASETS)
+    # each cycle is labelled with its schedule's current tick (the latest at or before it)
+    net = load_network(tmp_path / "networks" / "dry.yaml")
+    for m in (x for x in lines if x["kind"] == "cycle_complete"):
+        sched, tick = net.datasets[m["dataset"]], m["scheduled_unix_ms"]
+        assert tick <= m["started_unix_ms"] < next_tick_ms(sched, tick) + 5000, m
+        assert tick_ms(sched, tick) == tick, m
     # one line per finished cycle at default verbosity
     assert "dry interfaces: 3/3 ok, 0 failed, 0 timed out, 0 skipped, 12 records" in err
     assert not (tmp_path / "var").exists()  # published nothing
