@@ -14,7 +14,7 @@ from applications.utilisation import InterfaceUtilisation
 from applications.utilisation.app import UtilisationSettings
 from bus.settings import BusSettings
 from netfeed.simulator.network import SimulatedNetwork
-from tests.support.pipeline import collect_once, consume_until, runner_for, write_network
+from tests.support.pipeline import collect_once, consume_until, runner_for, write_sim_network
 
 
 async def test_rates_match_the_simulated_traffic_and_top_n_is_reported(
@@ -22,13 +22,10 @@ async def test_rates_match_the_simulated_traffic_and_top_n_is_reported(
 ) -> None:
     out = tmp_path / "report.csv"
     async with SimulatedNetwork("util", 3, seed=11, base_port=0, n_interfaces=6) as sim:
-        yaml = write_network(
+        yaml = write_sim_network(
             tmp_path,
             "util",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         # a 1 s grid: the two one-shot cycles 2 s apart are two ticks (within one
         # interval they would be one cycle, the second run's rows duplicates)

@@ -16,7 +16,7 @@ from bus.settings import BusSettings
 from bus.topics import topic_name
 from netfeed.simulator.network import SimulatedNetwork
 from tests.support.apps import start_instance, wait_for, write_config
-from tests.support.pipeline import collect_once, write_network
+from tests.support.pipeline import collect_once, write_sim_network
 
 
 def seen(log_dir: Path) -> dict[str, set[tuple[str, int, int]]]:
@@ -53,13 +53,10 @@ async def test_two_instances_split_then_survivor_takes_over(
     log_dir = tmp_path / "seen"
     cfg = write_config(tmp_path, any_bus, log_dir)
     async with SimulatedNetwork("grp", 12, seed=3, base_port=0, n_interfaces=10) as sim:
-        net_yaml = write_network(
+        net_yaml = write_sim_network(
             tmp_path,
             "grp",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         await collect_once(any_bus, net_yaml, ["interfaces"])  # topic exists before the apps join
         procs = [start_instance(cfg, "a"), start_instance(cfg, "b")]

@@ -24,7 +24,7 @@ from collectors.config import load_network
 from collectors.service import next_tick_ms, tick_ms
 from netfeed.simulator.netconf import SimulatedNetconfNetwork
 from netfeed.simulator.network import SimulatedNetwork
-from tests.support.pipeline import write_network
+from tests.support.pipeline import write_network, write_sim_network
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,13 +105,10 @@ def test_validate_prints_every_problem_and_fails(tmp_path: Path) -> None:
 
 async def test_collect_once_dry_run_prints_schema_valid_json_lines(tmp_path: Path) -> None:
     async with SimulatedNetwork("dry", 3, seed=5, base_port=0, n_interfaces=4) as sim:
-        write_network(
+        write_sim_network(
             tmp_path,
             "dry",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         code, out, err = await anetfeed("collect", "--config", str(tmp_path), "--once", "--dry-run")
     assert code == 0, err
@@ -232,13 +229,10 @@ async def test_one_network_mixing_snmp_and_netconf_devices_gives_one_stream(
 
 async def test_scheduled_collect_prints_each_cycle_and_honours_dataset(tmp_path: Path) -> None:
     async with SimulatedNetwork("sch", 2, seed=7, base_port=0, n_interfaces=2) as sim:
-        path = write_network(
+        path = write_sim_network(
             tmp_path,
             "sch",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         path.write_text(
             path.read_text() + "datasets: {system: {interval_s: 2}, interfaces: {interval_s: 2}}\n"
@@ -269,13 +263,10 @@ async def test_collect_then_tail_on_the_embedded_bus(tmp_path: Path) -> None:
         yaml.safe_dump({"bus": {"backend": "embedded", "embedded": {"path": str(bus_file)}}})
     )
     async with SimulatedNetwork("tl", 2, seed=6, base_port=0, n_interfaces=3) as sim:
-        write_network(
+        write_sim_network(
             tmp_path,
             "tl",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         code, _, err = await anetfeed(
             "collect", "--config", str(tmp_path), "--once", "--dataset", "interfaces"
@@ -457,13 +448,10 @@ async def test_sigterm_lets_the_running_cycle_publish_its_marker(tmp_path: Path)
     async with SimulatedNetwork("term", 2, seed=3, base_port=0, n_interfaces=2) as sim:
         fast, slow = (d.device_id for d in sim.devices)
         sim.set_fault(slow, "slow", 1000)  # each reply 1 s late: a poll takes seconds
-        path = write_network(
+        path = write_sim_network(
             tmp_path,
             "term",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
             timeout_s=3,
         )
         path.write_text(

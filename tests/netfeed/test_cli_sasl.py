@@ -20,7 +20,7 @@ from bus.spool import SpoolStore
 from netfeed.simulator.network import SimulatedNetwork
 from tests.bus.test_kafka_security import Listener, listener  # noqa: F401 (fixture)
 from tests.support.apps import start_instance, stop_all, wait_exit, wait_for, write_config
-from tests.support.pipeline import write_network
+from tests.support.pipeline import write_sim_network
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUSED = "the broker refused us"
@@ -73,13 +73,10 @@ async def test_collect_with_a_refused_login_keeps_collecting_into_the_spool(
     )
     wrong = f"wrong-{uuid.uuid4().hex}"
     async with SimulatedNetwork("sp", 2, seed=5, base_port=0, n_interfaces=3) as sim:
-        path = write_network(
+        path = write_sim_network(
             tmp_path,
             "sp",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         path.write_text(path.read_text() + "datasets: {interfaces: {interval_s: 1}}\n")
         proc = await asyncio.create_subprocess_exec(

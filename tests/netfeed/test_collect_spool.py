@@ -16,7 +16,7 @@ import yaml
 
 from bus.spool import SpoolStore
 from netfeed.simulator.network import SimulatedNetwork
-from tests.support.pipeline import write_network
+from tests.support.pipeline import write_sim_network
 
 ROOT = Path(__file__).resolve().parents[2]
 DOWN = "127.0.0.1:1"  # nothing listens there: a broker that is down
@@ -61,13 +61,10 @@ async def test_sigterm_with_the_broker_down_exits_0_and_the_next_run_sends_the_s
     env = {k: v for k, v in os.environ.items() if k != "NETFEED_KAFKA_BOOTSTRAP"}
     write_config(tmp_path, DOWN)
     async with SimulatedNetwork("sp", 2, seed=3, base_port=0, n_interfaces=3) as sim:
-        path = write_network(
+        path = write_sim_network(
             tmp_path,
             "sp",
-            [
-                {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
-                for d in sim.devices
-            ],
+            sim,
         )
         path.write_text(path.read_text() + "datasets: {interfaces: {interval_s: 1}}\n")
         proc = await asyncio.create_subprocess_exec(

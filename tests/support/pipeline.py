@@ -51,6 +51,16 @@ def write_network(
     return path
 
 
+def write_sim_network(tmp: Path, name: str, sim: Any, **kw: Any) -> Path:
+    """:func:`write_network` for every device of a simulated network (community
+    ``public``, the simulator's port per device)."""
+    devices: list[dict[str, object]] = [
+        {"id": d.device_id, "port": sim.port(d.device_id), "community": "public"}
+        for d in sim.devices
+    ]
+    return write_network(tmp, name, devices, **kw)
+
+
 class KeepingPublisher(Publisher):
     """The real publisher; keeps a copy of every record it sent."""
 
