@@ -4,10 +4,14 @@ LibreNMS's reading of it."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import Path
 
 from collectors.snmp.base import Value
 from tests.support.librenms import LIBRENMS
+
+IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 
 
 def hex_octets(raw: str) -> bytes:
@@ -24,23 +28,38 @@ def snmprec(name: str) -> dict[str, Value]:
     OIDs/IpAddress; a NULL value (type 5) is left out, as the clients do.  A
     repeated OID keeps its first value: what a walk through snmpsim reads (a
     GET of it reads the last)."""
+    return parse(LIBRENMS / "snmprec-sanitized" / f"{name}.snmprec")[0]
+
+
+def parse(path: Path, served: bool = False) -> tuple[dict[str, Value], set[str]]:
+    """One ``.snmprec`` file as :func:`snmprec` reads it, and the OIDs of values
+    snmpsim cannot serve (an invalid hex string, an IpAddress that is not IPv4,
+    an OBJECT IDENTIFIER of one arc: the raw recordings' quirks).  ``served``:
+    as snmpsim serves it, which strips each line (a value's trailing blanks)."""
     out: dict[str, Value] = {}
-    path = LIBRENMS / "snmprec-sanitized" / f"{name}.snmprec"
+    bad: set[str] = set()
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
-        oid, kind, raw = line.split("|", 2)
-        if oid in out or kind == "5":
+        oid, kind, raw = (line.strip() if served else line).split("|", 2)
+        if oid in out or oid in bad or kind == "5":
             continue
         if kind == "4":
             out[oid] = raw.encode()
         elif kind == "4x":
-            out[oid] = hex_octets(raw)
+            try:
+                out[oid] = hex_octets(raw)
+            except ValueError:
+                bad.add(oid)
+        elif kind == "6" and "." not in raw:
+            bad.add(oid)
+        elif kind == "64" and not IPV4.fullmatch(raw):
+            bad.add(oid)
         elif kind in ("6", "64"):
             out[oid] = raw
         else:
             out[oid] = int(raw)
-    return out
+    return out, bad
 
 
 def text(name: str, oid: str) -> str | None:

@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 
 from bus.records import Record
+from collectors.driver import PollOutcome
 from tests.conformance.conftest import covered
 from tests.conformance.snmprec import snmprec, text
+from tests.conformance.tally import ROW, Tally
 from tests.support.librenms import librenms_json, recording_names
 
 CPM_CPU_TOTAL = "1.3.6.1.4.1.9.9.109.1.1.1.1.8."  # cpmCPUTotal5minRev
@@ -76,12 +78,6 @@ def words(s: str | None) -> str:
     return re.sub(r"\s+", " ", (s or "").lower()).strip()
 
 
-def by_source(records: list[Record]) -> dict[str, Record]:
-    out = {str(r.fields["source_oid"]): r for r in records}
-    assert len(out) == len(records), "two health records read the same OID"
-    return out
-
-
 def librenms_view(
     pools: list[dict[str, Any]], ours: dict[str, Record]
 ) -> dict[str, dict[str, int]]:
@@ -125,85 +121,129 @@ def cpu_name_of_the_recording(r: Record) -> str | None:
     return text(r.device, f"{HR_DEVICE_DESCR}.{src[len(HR_PROCESSOR_LOAD) :]}")
 
 
-@pytest.mark.parametrize("recording", recording_names())
-def test_processors_equal_librenms(collected: Any, recording: str) -> None:
-    out = collected[recording]["health"]
-    assert out.status == "ok", out.error
-    ours = by_source([r for r in out.records if r.tags["component_kind"] == "cpu"])
+PROCESSOR_FIELDS = ["cpu_util_pct", "component_index", "component"]
+MEMPOOL_FIELDS = ["component_index", "used", "total", "free", "percent", "component"]
+
+
+def _records(tally: Tally, out: PollOutcome, kind: str) -> dict[str, Record] | None:
+    if not tally.expect(out.status == "ok", "(poll)", "status", out.error, "ok"):
+        return None
+    records = [r for r in out.records if r.tags["component_kind"] == kind]
+    got = {str(r.fields["source_oid"]): r for r in records}
+    tally.expect(len(got) == len(records), kind, "two health records read the same OID")
+    return got
+
+
+def compare_processors(out: PollOutcome, recording: str) -> Tally:
+    tally = Tally(recording, "processors")
+    ours = _records(tally, out, "cpu")
+    if ours is None:
+        return tally
     theirs = librenms(recording, "processors")
+    if not has_module(recording, "processors"):
+        tally.skip("LibreNMS has no processors result")
     for p in theirs:
-        r = ours.get(oid(p["processor_oid"]) or "")
-        assert r is not None, (recording, p["processor_oid"], "not collected")
-        assert r.fields["cpu_util_pct"] == p["processor_usage"], (recording, p["processor_oid"])
-        assert r.tags["component_index"] == p["processor_index"], (recording, p["processor_oid"])
+        src = oid(p["processor_oid"]) or ""
+        r = ours.get(src)
+        if r is None:
+            tally.missing(src, PROCESSOR_FIELDS)
+            continue
+        usage = r.fields.get("cpu_util_pct")
+        tally.check(usage == p["processor_usage"], src, "cpu_util_pct", usage, p["processor_usage"])
+        index = r.tags["component_index"]
+        tally.check(
+            index == p["processor_index"], src, "component_index", index, p["processor_index"]
+        )
         name = r.tags.get("component")
         if name is not None:
             hr_name = cpu_name_of_the_recording(r)
             if hr_name is not None:
-                assert name == hr_name, (recording, name, hr_name)
+                tally.expect(name == hr_name, src, "component (hrDeviceDescr)", name, hr_name)
             else:
-                assert words(name) in words(p["processor_descr"]), (
-                    recording,
-                    name,
-                    p["processor_descr"],
-                )
-            assert r.fields["description"] == name
+                ok = words(name) in words(p["processor_descr"])
+                tally.check(ok, src, "component", name, p["processor_descr"])
+            tally.expect(
+                r.fields["description"] == name, src, "description", r.fields["description"], name
+            )
     if has_module(recording, "processors"):
         matched = {oid(p["processor_oid"]) for p in theirs}
-        assert_extras_explained(recording, [ours[s] for s in set(ours) - matched])
+        extras_explained(tally, recording, [ours[s] for s in set(ours) - matched])
+    return tally
+
+
+@pytest.mark.parametrize("recording", recording_names())
+def test_processors_equal_librenms(collected: Any, recording: str) -> None:
+    compare_processors(collected[recording]["health"], recording).assert_clean()
     covered("health", "component_kind", "component_index", "component", "description")
     covered("health", "cpu_util_pct", "source_oid")
 
 
-@pytest.mark.parametrize("recording", recording_names())
-def test_mempools_equal_librenms(collected: Any, recording: str) -> None:
-    out = collected[recording]["health"]
-    assert out.status == "ok", out.error
-    ours = by_source([r for r in out.records if r.tags["component_kind"] == "memory"])
+def compare_mempools(out: PollOutcome, recording: str) -> Tally:
+    tally = Tally(recording, "memory pools")
+    ours = _records(tally, out, "memory")
+    if ours is None:
+        return tally
     theirs = librenms(recording, "mempools")
+    if not has_module(recording, "mempools"):
+        tally.skip("LibreNMS has no mempools result")
     view = librenms_view(theirs, ours)
     matched = set()
     for p in theirs:
         src = mempool_source(p)
         r = ours.get(src)
-        assert r is not None, (recording, src, p["mempool_descr"], "not collected")
+        if r is None:
+            tally.missing(src, MEMPOOL_FIELDS, {"component": p["mempool_descr"]})
+            continue
         matched.add(src)
         f: dict[str, Any] = r.fields
-        assert r.tags["component_index"] == p["mempool_index"], (recording, src)
-        assert view[src]["memory_used_octets"] == p["mempool_used"], (recording, src)
-        assert view[src]["memory_total_octets"] == p["mempool_total"], (recording, src)
-        free = view[src]["memory_total_octets"] - view[src]["memory_used_octets"]
-        assert free == p["mempool_free"], (recording, src)
-        assert f["memory_free_octets"] == f["memory_total_octets"] - f["memory_used_octets"]
-        pct = 100 * view[src]["memory_used_octets"] / view[src]["memory_total_octets"]
-        assert abs(pct - p["mempool_perc"]) <= 1, (recording, src, pct, p["mempool_perc"])
-        assert (
-            abs(f["memory_util_pct"] - 100 * f["memory_used_octets"] / f["memory_total_octets"])
-            <= 0.01
-        )
-        for name in (r.tags.get("component"), f.get("description")):
-            if name is not None:
-                assert words(name) in words(p["mempool_descr"]), (
-                    recording,
-                    name,
-                    p["mempool_descr"],
-                )
+        index = r.tags["component_index"]
+        tally.check(index == p["mempool_index"], src, "component_index", index, p["mempool_index"])
+        v = view.get(src)
+        if v is None:  # no sizes published
+            tally.missing(src, ["used", "total", "free", "percent"], {"total": p["mempool_total"]})
+        else:
+            used, total = v["memory_used_octets"], v["memory_total_octets"]
+            tally.check(used == p["mempool_used"], src, "used", used, p["mempool_used"])
+            tally.check(total == p["mempool_total"], src, "total", total, p["mempool_total"])
+            free = total - used
+            tally.check(free == p["mempool_free"], src, "free", free, p["mempool_free"])
+            pct = 100 * used / total if total else None
+            ok = pct is not None and abs(pct - p["mempool_perc"]) <= 1
+            tally.check(ok, src, "percent", pct, p["mempool_perc"])
+            free_f = f["memory_total_octets"] - f["memory_used_octets"]
+            tally.expect(f.get("memory_free_octets") == free_f, src, "memory_free_octets")
+            pct_f = (
+                100 * f["memory_used_octets"] / f["memory_total_octets"]
+                if f["memory_total_octets"]
+                else None
+            )
+            ok = pct_f is not None and abs(f.get("memory_util_pct", -1) - pct_f) <= 0.01
+            tally.expect(ok, src, "memory_util_pct", f.get("memory_util_pct"), pct_f)
+        names = [n for n in (r.tags.get("component"), f.get("description")) if n is not None]
+        if names:
+            ok = all(words(n) in words(p["mempool_descr"]) for n in names)
+            tally.check(ok, src, "component", names, p["mempool_descr"])
     if has_module(recording, "mempools"):
-        assert_extras_explained(recording, [ours[s] for s in set(ours) - matched])
+        extras_explained(tally, recording, [ours[s] for s in set(ours) - matched])
+    return tally
+
+
+@pytest.mark.parametrize("recording", recording_names())
+def test_mempools_equal_librenms(collected: Any, recording: str) -> None:
+    compare_mempools(collected[recording]["health"], recording).assert_clean()
     covered("health", "memory_used_octets", "memory_free_octets", "memory_total_octets")
     covered("health", "memory_util_pct")
 
 
-def assert_extras_explained(recording: str, extra: list[Record]) -> None:
-    unexplained = [
-        str(r.fields["source_oid"])
-        for r in extra
-        if not any(
-            str(r.fields["source_oid"]).startswith(prefix) and applies(recording, r)
+def extras_explained(tally: Tally, recording: str, extra: list[Record]) -> None:
+    """Rows we publish that LibreNMS does not: each explained by a rule of ``EXTRA``."""
+    for r in extra:
+        src = str(r.fields["source_oid"])
+        ok = any(
+            src.startswith(prefix) and applies(recording, r)
             for prefix, (_why, applies) in EXTRA.items()
         )
-    ]
-    assert not unexplained, (recording, "published but not in LibreNMS, unexplained", unexplained)
+        tally.check(ok, src, ROW, r.tags.get("component"), "published but not in LibreNMS")
 
 
 @pytest.mark.parametrize("recording", recording_names())

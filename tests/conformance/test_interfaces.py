@@ -20,13 +20,16 @@ read the raw recording:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bus.records import Record
+from collectors.driver import PollOutcome
 from tests.conformance.conftest import covered
 from tests.conformance.snmprec import column, snmprec
+from tests.conformance.tally import ROW, Tally
 from tests.support.librenms import (
     COUNTER32_OID,
     COUNTERS,
@@ -72,12 +75,15 @@ def explained(recording: str, rec: Record, col: str, ours: Any, want: Any) -> bo
     return False
 
 
-@pytest.mark.parametrize("recording", recording_names())
-def test_interfaces_equal_librenms_ports(
-    collected: Any, recording: str, request: pytest.FixtureRequest
-) -> None:
-    out = collected[recording]["interfaces"]
-    assert out.status == "ok", out.error
+def compare_interfaces(
+    out: PollOutcome, recording: str, raw_partial: Callable[[], list[Record]]
+) -> Tally:
+    """Every column of every port LibreNMS lists against our record; ``raw_partial``
+    gives the partial records of a collection of the raw recording (called
+    only where a column differs)."""
+    tally = Tally(recording, "interfaces")
+    if not tally.expect(out.status == "ok", "(poll)", "status", out.error, "ok"):
+        return tally
     os_name = librenms_os(recording)
     ours = {int(r.tags["if_index"]): r for r in out.records}
     theirs = expected_ports(recording)
@@ -85,37 +91,45 @@ def test_interfaces_equal_librenms_ports(
     raw_view: dict[int, dict[str, Any]] | None = None
     for idx, row in theirs.items():
         # every port LibreNMS lists passes our model of its is_port_valid
-        assert dropped_by_librenms(row, os_name) is None, (recording, idx, row["ifDescr"])
+        why = dropped_by_librenms(row, os_name)
+        tally.expect(why is None, idx, "is_port_valid", why, row["ifDescr"])
         if idx not in ours:
-            assert idx not in in_recording, (recording, idx, "in the recording, not collected")
-            continue  # LibreNMS adds ports that are not in ifTable
+            if idx in in_recording:  # else: LibreNMS adds ports that are not in ifTable
+                tally.missing(idx, compared_columns(), row)
+            continue
         view = librenms_view(ours[idx].tags, ours[idx].fields, os_name)
         for col in compared_columns():
             want = row.get(col)
             if same(col, view[col], want) or explained(recording, ours[idx], col, view[col], want):
+                tally.check(True, idx, col)
                 continue
             if col in ("ifName", "ifDescr", "ifAlias") and not any(
                 f"{STRING_OIDS[c]}.{idx}" in snmprec(recording) for c in ("ifDescr", "ifName")
             ):
                 continue  # no name in the recording: LibreNMS's is its anonymiser's
             if raw_view is None:  # LibreNMS read the raw file: a column cut short there
-                raw = request.getfixturevalue("collected_raw")[recording]["interfaces"]
                 raw_view = {
                     int(r.tags["if_index"]): librenms_view(r.tags, r.fields, os_name)
-                    for r in raw.records
+                    for r in raw_partial()
                     if r.partial
                 }
             cut = raw_view.get(idx)
-            assert cut is not None and same(col, cut[col], want), (
-                recording,
-                idx,
-                col,
-                view[col],
-                want,
-            )
+            tally.check(cut is not None and same(col, cut[col], want), idx, col, view[col], want)
     for idx in set(ours) - set(theirs):
         view = librenms_view(ours[idx].tags, ours[idx].fields, os_name)
-        assert dropped_by_librenms(view, os_name), (recording, idx, view["ifDescr"], "not dropped")
+        dropped = dropped_by_librenms(view, os_name)
+        tally.check(bool(dropped), idx, ROW, view["ifDescr"], "not dropped by LibreNMS")
+    return tally
+
+
+@pytest.mark.parametrize("recording", recording_names())
+def test_interfaces_equal_librenms_ports(
+    collected: Any, recording: str, request: pytest.FixtureRequest
+) -> None:
+    def raw_partial() -> list[Record]:
+        return list(request.getfixturevalue("collected_raw")[recording]["interfaces"].records)
+
+    compare_interfaces(collected[recording]["interfaces"], recording, raw_partial).assert_clean()
     covered("interfaces", "if_index", "if_name", "if_alias", *PLAIN, *COUNTERS)
 
 

@@ -35,8 +35,10 @@ from typing import Any
 
 import pytest
 
+from collectors.driver import PollOutcome
 from tests.conformance.conftest import covered
 from tests.conformance.snmprec import column, snmprec
+from tests.conformance.tally import ROW, Tally
 from tests.support.librenms import PRINTABLE, module_rows, octets_text, recording_names
 
 ENT = "1.3.6.1.2.1.47.1.1.1.1"
@@ -114,11 +116,17 @@ def librenms_view(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ours(collected: Any, recording: str) -> dict[int, dict[str, Any]]:
-    out = collected[recording]["inventory"]
-    assert out.status == "ok", out.error
-    got = {int(r.tags["entity_index"]): r.fields for r in out.records}
-    assert len(got) == len(out.records), "one record per entity"
+    got = _entities(collected[recording]["inventory"])
+    assert isinstance(got, dict), (recording, got)
     return got
+
+
+def _entities(out: PollOutcome) -> dict[int, dict[str, Any]] | str:
+    """Our entities by index, or what is wrong with the outcome."""
+    if out.status != "ok":
+        return f"status {out.status}: {out.error}"
+    got = {int(r.tags["entity_index"]): r.fields for r in out.records}
+    return got if len(got) == len(out.records) else "two records for one entity"
 
 
 def rows_in_recording(recording: str) -> set[int]:
@@ -133,29 +141,45 @@ def unprintable(recording: str, idx: int, col: str) -> bytes | None:
     return raw if isinstance(raw, bytes) and not set(raw) <= PRINTABLE else None
 
 
-@pytest.mark.parametrize("recording", recording_names())
-def test_inventory_equals_librenms_entity_physical(collected: Any, recording: str) -> None:
-    ours = _ours(collected, recording)
+def compare_inventory(out: PollOutcome, recording: str) -> Tally:
+    tally = Tally(recording, "inventory")
+    got = _entities(out)
+    if isinstance(got, str):
+        tally.expect(False, "inventory", "records", got)
+        got = {}
     theirs = librenms_entities(recording)
     in_recording = rows_in_recording(recording)
     if not in_recording:  # LibreNMS's list (if any) is built from vendor MIBs
-        assert not ours, recording
-        return
+        tally.skip("no entPhysicalTable in the recording")
+        tally.expect(not got, "inventory", "no entities", len(got), 0)
+        return tally
     if theirs is None:  # not compared; nothing made up
-        assert set(ours) <= in_recording, (recording, sorted(set(ours) - in_recording))
-        return
-    assert set(ours) == set(theirs), (recording, len(ours), len(theirs))
+        tally.skip("LibreNMS has no entity-physical result")
+        made_up = sorted(set(got) - in_recording)
+        tally.expect(not made_up, "inventory", "entities of the recording", made_up)
+        return tally
+    for idx in set(got) - set(theirs):
+        tally.check(False, idx, ROW, got[idx].get("name"), "not in LibreNMS")
     for idx, row in theirs.items():
-        view = librenms_view(ours[idx])
+        if idx not in got:
+            tally.missing(idx, list(COLUMNS.values()), row)
+            continue
+        view = librenms_view(got[idx])
         for col in COLUMNS.values():
             want = None if row[col] == "" else row[col]
             raw = unprintable(recording, idx, col)
             if raw is not None:  # LibreNMS's text of it; ours is the value, NULs stripped
-                assert want == (octets_text(raw) or None), (recording, idx, col, want)
                 text = raw.decode("utf-8", "replace").strip("\0")
-                assert (view[col] or "") == text, (recording, idx, col, view[col])
+                ok = want == (octets_text(raw) or None) and (view[col] or "") == text
+                tally.check(ok, idx, col, view[col], want)
                 continue
-            assert view[col] == want, (recording, idx, col, view[col], row[col])
+            tally.check(view[col] == want, idx, col, view[col], row[col])
+    return tally
+
+
+@pytest.mark.parametrize("recording", recording_names())
+def test_inventory_equals_librenms_entity_physical(collected: Any, recording: str) -> None:
+    compare_inventory(collected[recording]["inventory"], recording).assert_clean()
     covered("inventory", "entity_index", *COLUMNS)
 
 

@@ -29,8 +29,10 @@ from typing import Any
 import pytest
 
 from bus.records import Record
+from collectors.driver import PollOutcome
 from tests.conformance.conftest import covered
 from tests.conformance.snmprec import snmprec
+from tests.conformance.tally import ROW, Tally
 from tests.support.librenms import librenms_json, recording_names
 
 # LibreNMS class -> (our sensor_class values, our unit)
@@ -223,78 +225,100 @@ def pick(rows: list[dict[str, Any]], r: Record) -> dict[str, Any]:
     return d if r.fields.get("unit") == "dbm" else w
 
 
-@pytest.mark.parametrize("recording", recording_names())
-def test_sensors_equal_librenms(collected: Any, recording: str) -> None:
-    out = collected[recording]["sensors"]
-    assert out.status == "ok", out.error
+def compared_fields(row: dict[str, Any]) -> list[str]:
+    """What :func:`compare` compares for a LibreNMS row (a row we lack misses them all)."""
+    src = row["sensor_oid"].lstrip(".")
+    limits = [v for k, v in LIMITS.items() if row[k] is not None and not threshold_differs(src, v)]
+    return [
+        "class",
+        "value",
+        *limits,
+        *(["state", "status"] if row["sensor_class"] == "state" else []),
+    ]
+
+
+def compare_sensors(out: PollOutcome, recording: str) -> Tally:
+    tally = Tally(recording, "sensors")
+    if not tally.expect(out.status == "ok", "(poll)", "status", out.error, "ok"):
+        return tally
     ours = {str(r.fields["source_oid"]): r for r in out.records}
-    assert len(ours) == len(out.records), "two sensors read the same OID"
+    tally.expect(len(ours) == len(out.records), "sensors", "two sensors read the same OID")
     rows, states = librenms(recording)
     unknown = {r["sensor_class"] for r in rows} - set(CLASSES) - set(OUT_OF_SCOPE)
-    assert not unknown, (recording, "LibreNMS classes neither compared nor out of scope", unknown)
+    tally.expect(
+        not unknown, "sensors", "LibreNMS classes neither compared nor out of scope", unknown
+    )
     by_oid: dict[str, list[dict[str, Any]]] = {}
     for row in in_scope(rows):
         by_oid.setdefault(row["sensor_oid"].lstrip("."), []).append(row)
     for src, same_oid in by_oid.items():
         r = ours.get(src)
         if r is None:
-            assert any(src.startswith(p) for p in NOT_REPRODUCED), (
-                recording,
-                src,
-                same_oid[0]["sensor_descr"],
-                "not collected",
-            )
+            if not any(src.startswith(p) for p in NOT_REPRODUCED):
+                tally.missing(
+                    src, compared_fields(same_oid[0]), {"class": same_oid[0]["sensor_descr"]}
+                )
             continue
-        compare(recording, pick(same_oid, r), r, states)
+        compare(tally, pick(same_oid, r), r, states)
     raw = snmprec(recording)
     compared = "sensors" in librenms_json(recording)
+    if not compared:
+        tally.skip("LibreNMS has no sensors result")
     listed = {row["sensor_oid"].lstrip(".") for row in rows}
     for src, r in ours.items():
-        assert src in raw, (recording, src, "source_oid not in the recording")
+        tally.expect(src in raw, src, "source_oid in the recording")
         if compared and src not in listed:
-            assert any(src.startswith(p) and when(r) for p, (_w, when) in EXTRA.items()), (
-                recording,
-                src,
-                "published, not in LibreNMS",
-            )
+            ok = any(src.startswith(p) and when(r) for p, (_w, when) in EXTRA.items())
+            tally.check(ok, src, ROW, r.fields.get("description"), "published, not in LibreNMS")
+    return tally
+
+
+@pytest.mark.parametrize("recording", recording_names())
+def test_sensors_equal_librenms(collected: Any, recording: str) -> None:
+    compare_sensors(collected[recording]["sensors"], recording).assert_clean()
     covered("sensors", "sensor_class", "unit", "value", "source_oid", *LIMITS.values())
     covered("sensors", "state", "status", "description", "entity_index", "if_index")
 
 
-def compare(recording: str, row: dict[str, Any], r: Record, states: dict[Any, Any]) -> None:
+def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]) -> None:
     src, cls = row["sensor_oid"].lstrip("."), row["sensor_class"]
     f: dict[str, Any] = r.fields
     classes, unit = CLASSES[cls]
-    assert r.tags["sensor_class"] in classes and f["unit"] == unit, (recording, src, cls, r.tags)
+    ours_class = (r.tags["sensor_class"], f.get("unit"))
+    ok = r.tags["sensor_class"] in classes and f.get("unit") == unit
     if cls == "dbm":
         rx = bool(re.search(r"(?i)\b(rx|receive)\b", row["sensor_descr"]))
-        assert r.tags["sensor_class"] == ("rx_power" if rx else "tx_power"), (recording, src)
+        ok = ok and r.tags["sensor_class"] == ("rx_power" if rx else "tx_power")
+    tally.check(ok, src, "class", ours_class, (cls, row["sensor_descr"]))
     tol = tolerance(cls, row["sensor_current"])
     value = f.get("value")
-    assert value is not None and abs(value - row["sensor_current"]) <= tol, (
-        recording,
-        src,
-        value,
-        row["sensor_current"],
-    )
+    ok = value is not None and abs(value - row["sensor_current"]) <= tol
+    tally.check(ok, src, "value", value, row["sensor_current"])
     for key, ours_key in LIMITS.items():
         theirs, mine = row[key], f.get(ours_key)
         if theirs is None or threshold_differs(src, ours_key):
             continue  # LibreNMS has none (we may: e.g. a PoE budget), or a known disagreement
         same = mine is not None and abs(mine - theirs) <= tolerance(cls, theirs, threshold=True)
-        assert same or librenms_default(row, key, r), (recording, src, key, mine, theirs)
+        tally.check(same or librenms_default(row, key, r), src, ours_key, mine, theirs)
     if cls == "state":
         state = states[(row["state_name"], int(row["sensor_current"]))]
         if row["state_name"] not in STATE_NAMES_DIFFER:
-            assert f["state"] == state["state_descr"], (recording, src, f["state"], state)
-        grade = STATUS_DIFFERS.get(row["state_name"], ("", {}))[1].get(f["state"])
+            tally.check(
+                f.get("state") == state["state_descr"],
+                src,
+                "state",
+                f.get("state"),
+                state["state_descr"],
+            )
+        grade = STATUS_DIFFERS.get(row["state_name"], ("", {}))[1].get(str(f.get("state")))
         want = grade or GENERIC[state["state_generic_value"]]
-        assert f["status"] == want, (recording, src, f["status"], want)
+        tally.check(f.get("status") == want, src, "status", f.get("status"), want)
     if f.get("description"):
         shared = words(f["description"]) & words(row["sensor_descr"])
-        assert shared, (recording, src, f["description"], row["sensor_descr"])
+        tally.check(bool(shared), src, "description", f["description"], row["sensor_descr"])
     if "if_index" in r.tags:
-        assert r.tags["if_index"] == str(row["entPhysicalIndex"]), (recording, src)
+        want = str(row["entPhysicalIndex"])
+        tally.check(r.tags["if_index"] == want, src, "if_index", r.tags["if_index"], want)
     elif (
         "entity_index" in r.tags
         and row["entPhysicalIndex"] is not None
@@ -302,7 +326,10 @@ def compare(recording: str, row: dict[str, Any], r: Record, states: dict[Any, An
             row["entPhysicalIndex_measured"] != "ports"  # LibreNMS moved it to the port's entity
         )
     ):
-        assert r.tags["entity_index"] == str(row["entPhysicalIndex"]), (recording, src)
+        want = str(row["entPhysicalIndex"])
+        tally.check(
+            r.tags["entity_index"] == want, src, "entity_index", r.tags["entity_index"], want
+        )
 
 
 def poe_budgets(recording: str) -> dict[str, float]:
