@@ -28,6 +28,7 @@ cycle ``publish`` is given records of one device and one cycle at a time
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 import msgspec
@@ -125,16 +126,29 @@ class Publisher:
 
 
 class DryRunPublisher:
-    """Writes each record and marker as one JSON line; publishes nothing."""
+    """Writes each record and marker as one JSON line; publishes nothing.
+    ``on_records`` / ``on_marker``, when given, see each batch and marker too
+    (``collect --dry-run``'s coverage summary)."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        on_records: Callable[[list[Record]], None] | None = None,
+        on_marker: Callable[[CycleComplete], None] | None = None,
+    ) -> None:
         self.out = out or sys.stdout
+        self.on_records = on_records
+        self.on_marker = on_marker
 
     async def publish(self, records: list[Record]) -> None:
         self.out.write("".join(encode(r).decode() + "\n" for r in records))
         self.out.flush()
+        if self.on_records is not None:
+            self.on_records(records)
 
     async def complete_cycle(self, marker: CycleComplete) -> CycleComplete:
         self.out.write(encode(marker).decode() + "\n")
         self.out.flush()
+        if self.on_marker is not None:
+            self.on_marker(marker)
         return marker

@@ -71,6 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 async def _collect(args: argparse.Namespace) -> int:
     from bus.factory import make_producer
     from bus.spool import Spool, spool_path
+    from netfeed.coverage import Coverage
     from netfeed.system import load_system, print_cycle
 
     system = load_system(args.config, args.network or None)
@@ -107,14 +108,26 @@ async def _collect(args: argparse.Namespace) -> int:
         await journal.start()
     try:
         # every record through the quality gate: refused ones to the quarantine topic
+        coverage = Coverage() if args.dry_run and args.once else None
         collector = system.make_collector(
-            system.make_sink(producer, spool, journal), on_cycle=print_cycle, journal=journal
+            system.make_sink(producer, spool, journal, coverage),
+            on_cycle=print_cycle,
+            journal=journal,
         )
         if args.once:
             try:
                 markers = await collector.run_once()
             finally:
                 await collector.stop()
+            if coverage is not None:  # after the records: what each device gave
+                coverage.write(
+                    (
+                        (n.network, d.id, list(n.datasets))
+                        for n in system.networks
+                        for d in n.devices
+                    ),
+                    sys.stderr,
+                )
             bad = [m for m in markers if m.devices_ok < m.devices_planned]
             if not any(m.devices_ok for m in markers):
                 planned = sum(m.devices_planned for m in markers)

@@ -56,6 +56,7 @@ from collectors.quality import BusQuarantine, DryRunQuarantine, QualityGate
 from collectors.registry import DriverRegistry, RegistryError, load_drivers
 from collectors.service import Collector, deadline_ms, next_tick_ms
 from collectors.settings import CollectorSettings
+from netfeed.coverage import Coverage
 
 
 class ConfigProblems(ValueError):
@@ -96,14 +97,20 @@ class System:
         producer: Producer | None,
         spool: Spool | None = None,
         journal: CycleJournal | None = None,
+        coverage: Coverage | None = None,
     ) -> QualityGate:
         """What ``collect`` publishes through: the quality gate in front of the
         publisher on ``producer`` (refused records to the quarantine topic; both
         through ``spool`` when there is one, noting what got out in
         ``journal``), or with no producer (``--dry-run``) in front of JSON
-        lines on stdout."""
+        lines on stdout (and, with ``coverage``, counted there for its summary)."""
         if producer is None:
-            return QualityGate(DryRunPublisher(), DryRunQuarantine(), self.collector.quality)
+            out = (
+                DryRunPublisher()
+                if coverage is None
+                else DryRunPublisher(on_records=coverage.records, on_marker=coverage.marker)
+            )
+            return QualityGate(out, DryRunQuarantine(), self.collector.quality)
         prefix = self.bus.topic_prefix
         return QualityGate(
             Publisher(producer, prefix, spool=spool, journal=journal),

@@ -6,12 +6,17 @@ name is its file name, the ``profile`` tag on its records, and the name of
 its test recording: one string everywhere.  Two profiles with one name are
 an error, not an override.
 
-Matching: an exact ``sysobjectid`` entry beats a prefix entry (``x.y.*``);
-among prefixes the longest wins.  A profile that also lists ``sysdescr``
-regexes matches only devices whose sysDescr matches one of them, and then
-beats an equally specific profile without them (IOS and IOS-XE share
-sysObjectID prefixes; their sysDescr tells them apart).  Nothing matched
-means ``generic``.
+Matching is by sysObjectID first: an exact ``sysobjectid`` entry beats a
+prefix entry (``x.y.*``); among prefixes the longest wins.  ``sysdescr``
+regexes only split families that share sysObjectIDs (IOS, IOS-XE and IOS-XR):
+a profile whose sysDescr pattern matches beats an equally specific one without
+patterns.  A sysDescr of a shape no pattern expected never drops a known vendor
+to ``generic``: the profiles whose sysObjectID matches but whose patterns do
+not are still candidates, after every profile that fits outright; so a family
+split by sysDescr has a base profile without patterns (``cisco``) for the
+devices none of its patterns recognises, and a set where two such profiles
+would tie with no base is refused when it loads.  Nothing matched by
+sysObjectID (nor by a sysDescr-only profile) means ``generic``.
 """
 
 from __future__ import annotations
@@ -69,8 +74,12 @@ class Profile:
                 return None
         return (self.priority, len(self.capabilities))
 
-    def rank(self, sys_object_id: str, sys_descr: str | None) -> tuple[int, int, int] | None:
-        """How well this profile fits a device; None when it does not."""
+    def rank(self, sys_object_id: str, sys_descr: str | None) -> tuple[int, int, int, int] | None:
+        """How well this profile fits a device; None when it does not.
+
+        (fits, sysObjectID kind, prefix length, sysDescr matched): ``fits`` is 0
+        for a profile whose sysObjectID matches but whose sysDescr patterns do
+        not (a candidate only when nothing fits outright), else 1."""
         best: tuple[int, int] | None = None
         for s in self.sysobjectid:
             if s.endswith(".*"):
@@ -83,9 +92,9 @@ class Profile:
             return None
         if self.sysdescr:
             if not sys_descr or not any(r.search(sys_descr) for r in self.sysdescr):
-                return None
-            return (*(best or (0, 0)), 1)
-        return None if best is None else (*best, 0)
+                return None if best is None else (0, *best, 0)
+            return (1, *(best or (0, 0)), 1)
+        return None if best is None else (1, *best, 0)
 
 
 # libyaml's parser where installed (same safe constructor, ~7x faster to load)
@@ -155,6 +164,33 @@ def contract_problems(path: Path, spec: ProfileFile) -> list[str]:
                             f"of dataset {ds!r} (bus/datasets.py has: {', '.join(sorted(known))})"
                         )
     return problems
+
+
+def split_without_base(profiles: list[Profile]) -> list[str]:
+    """Families split by sysDescr with no base profile: two profiles with
+    ``sysdescr`` patterns list one sysObjectID entry and no profile without
+    patterns covers it, so a device whose sysDescr none of them expects would
+    be given one of them at random."""
+    by_entry: dict[str, list[Profile]] = {}
+    for p in profiles:
+        if p.sysdescr:
+            for e in p.sysobjectid:
+                by_entry.setdefault(e, []).append(p)
+    plain = [e for p in profiles if not p.sysdescr for e in p.sysobjectid]
+
+    def covers(base: str, entry: str) -> bool:
+        if base == entry:
+            return True
+        return base.endswith(".*") and entry.removesuffix(".*").startswith(base[:-1])
+
+    return [
+        f"{split[0].source}: sysobjectid: {entry} is split by sysdescr between "
+        f"{', '.join(sorted(p.name for p in split))} and no profile without sysdescr covers "
+        "it: add the family's base profile (its sysobjectid, no sysdescr) for devices "
+        "whose sysDescr none of them expects"
+        for entry, split in sorted(by_entry.items())
+        if len(split) > 1 and not any(covers(b, entry) for b in plain)
+    ]
 
 
 class ProfileSet:
@@ -230,6 +266,9 @@ class ProfileSet:
             for n, p in sorted(self.profiles.items())
             if not n.startswith("_") and (p.sysobjectid or p.sysdescr)
         ]
+        problems = split_without_base(self._matchable)
+        if problems:
+            raise ProfileError(problems)
         self._by_caps = [p for n, p in sorted(self.profiles.items()) if not n.startswith("_")]
         self._cache: dict[tuple[str, str | None], tuple[Profile, bool]] = {}
 

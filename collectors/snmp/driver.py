@@ -19,7 +19,7 @@ from collectors.driver import Driver, PollOutcome
 from collectors.profiles import ProfileError, ProfileSet
 from collectors.snmp.base import SnmpClient
 from collectors.snmp.options import SnmpDriverSettings, SnmpOverrides, SnmpSettings
-from collectors.snmp.poll import poll_device
+from collectors.snmp.poll import FallbackLog, poll_device
 
 
 class SnmpDriver(Driver):
@@ -41,6 +41,7 @@ class SnmpDriver(Driver):
         self.profiles = profiles if profiles is not None else ProfileSet(self.profile_dirs)
         self._client = client
         self._own_client = client is None
+        self._fallbacks = FallbackLog()  # devices read with generic, said once each
 
     @classmethod
     def check(cls, settings: BaseModel, profile_dirs: list[Path]) -> list[str]:
@@ -82,5 +83,11 @@ class SnmpDriver(Driver):
         self, device: Device, dataset: str, scheduled_unix_ms: int, cycle_id: str
     ) -> PollOutcome:
         return await poll_device(
-            self.client, self.profiles, device, dataset, scheduled_unix_ms, cycle_id
+            self.client,
+            self.profiles,
+            device,
+            dataset,
+            scheduled_unix_ms,
+            cycle_id,
+            self._fallbacks,
         )

@@ -10,6 +10,7 @@ records read before a failure are kept and marked ``partial``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import replace
 
@@ -25,6 +26,36 @@ from collectors.snmp.options import SnmpSettings
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+
+log = logging.getLogger(__name__)
+
+
+class FallbackLog:
+    """Says, once per device (not per poll or cycle), that its sysObjectID matched
+    no profile and the fallback reads it; again only if its sysObjectID changes
+    or it matched a profile in between."""
+
+    def __init__(self) -> None:
+        self._said: dict[tuple[str, str], str] = {}
+
+    def note(self, device: Device, sys_oid: str | None, descr: str | None, profile: str) -> None:
+        key, oid = (device.network, device.id), sys_oid or "(none)"
+        if self._said.get(key) == oid:
+            return
+        self._said[key] = oid
+        first = (descr or "").strip().splitlines()[0:1]
+        shown = first[0][:80] + ("..." if len(first[0]) > 80 else "") if first else ""
+        log.warning(
+            "%s/%s: no profile matched sysObjectID %s (sysDescr %r): using %s",
+            device.network,
+            device.id,
+            oid,
+            shown,
+            profile,
+        )
+
+    def matched(self, device: Device) -> None:
+        self._said.pop((device.network, device.id), None)
 
 
 def snmp_options(device: Device) -> SnmpSettings:
@@ -99,15 +130,18 @@ async def poll_device(
     dataset: str,
     scheduled_unix_ms: int,
     cycle: str,
+    fallbacks: FallbackLog | None = None,
 ) -> PollOutcome:
-    """Poll ``device`` for ``dataset``; never raises for device problems."""
+    """Poll ``device`` for ``dataset``; never raises for device problems.
+    ``fallbacks``: where a device read with the fallback profile is said once."""
     try:
         deadline = snmp_options(device).device_deadline_s
     except SnmpError as exc:
         return PollOutcome(device.id, "failed", error=str(exc))
     try:
         return await asyncio.wait_for(
-            _poll(client, profiles, device, dataset, scheduled_unix_ms, cycle), deadline
+            _poll(client, profiles, device, dataset, scheduled_unix_ms, cycle, fallbacks),
+            deadline,
         )
     except TimeoutError:
         return PollOutcome(device.id, "timed_out", error=f"no complete answer within {deadline:g}s")
@@ -126,15 +160,20 @@ async def _poll(
     dataset: str,
     scheduled_unix_ms: int,
     cycle: str,
+    fallbacks: FallbackLog | None = None,
 ) -> PollOutcome:
     target = target_of(device)
     sent = _now_ms()
     ident = await client.get(target, [SYS_OBJECT_ID, SYS_UPTIME, SYS_DESCR])
-    sys_oid, descr = ident.get(SYS_OBJECT_ID), ident.get(SYS_DESCR)
-    profile, _matched = profiles.match(
-        sys_oid if isinstance(sys_oid, str) else None,
-        descr.decode("utf-8", "replace") if isinstance(descr, bytes) else None,
-    )
+    raw_oid, descr = ident.get(SYS_OBJECT_ID), ident.get(SYS_DESCR)
+    sys_oid = raw_oid if isinstance(raw_oid, str) else None
+    sys_descr = descr.decode("utf-8", "replace") if isinstance(descr, bytes) else None
+    profile, matched = profiles.match(sys_oid, sys_descr)
+    if fallbacks is not None:
+        if matched:
+            fallbacks.matched(device)
+        else:
+            fallbacks.note(device, sys_oid, sys_descr, profile.name)
     cds = profile.datasets.get(dataset)
     if cds is None:  # nothing to read for this kind of device: answered, nothing to publish
         return PollOutcome(device.id, "ok")

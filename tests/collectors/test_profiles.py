@@ -274,3 +274,55 @@ def test_ucd_and_nokia_memory_without_a_recording() -> None:
     cpu, mem = (r[1] for r in timos.build({k: {"0": v} for k, v in sgi.items()}, {}))
     assert cpu["cpu_util_pct"] == 7.0 and mem["memory_total_octets"] == 400 * 1024
     assert mem["memory_util_pct"] == 25.0
+
+
+def test_sysdescr_splits_a_family_and_never_drops_a_known_vendor(tmp_path: Path) -> None:
+    """A profile whose sysObjectID matches is used even when its sysDescr
+    patterns do not (after every profile that fits outright); a family split
+    by sysDescr falls to its base, never to generic."""
+    head = "extends: [generic]\nsysobjectid: [1.3.6.1.4.1.4242.1.*]\n"
+    ps = ProfileSet(
+        [
+            site(
+                tmp_path,
+                acme_a=f"name: acme_a\n{head}sysdescr: ['AcmeOS-A']\n",
+                acme_b=f"name: acme_b\n{head}sysdescr: ['AcmeOS-B']\n",
+                acme="name: acme\nextends: [generic]\nsysobjectid: [1.3.6.1.4.1.4242.*]\n",
+                solo="name: solo\nextends: [generic]\nsysobjectid: [1.3.6.1.4.1.4343.*]\n"
+                "sysdescr: ['SoloOS']\n",
+            )
+        ]
+    )
+    assert ps.match("1.3.6.1.4.1.4242.1.9", "AcmeOS-B 2.0") == (ps.profiles["acme_b"], True)
+    assert ps.match("1.3.6.1.4.1.4242.1.9", "AcmeOS-A 1.0") == (ps.profiles["acme_a"], True)
+    for descr in ("Acme Router, a shape nobody expected", "", None):
+        assert ps.match("1.3.6.1.4.1.4242.1.9", descr) == (ps.profiles["acme"], True)
+    # the only profile of its sysObjectID: its patterns do not have to match
+    assert ps.match("1.3.6.1.4.1.4343.7", "Solo appliance 9") == (ps.profiles["solo"], True)
+    assert ps.match("1.3.6.1.4.1.4444.1", "SoloOS")[0].name == "generic"
+
+
+def test_a_family_split_by_sysdescr_needs_its_base(tmp_path: Path) -> None:
+    head = "extends: [generic]\nsysobjectid: [1.3.6.1.4.1.4242.1.*]\n"
+    with pytest.raises(ProfileError) as err:
+        ProfileSet(
+            [
+                site(
+                    tmp_path,
+                    acme_a=f"name: acme_a\n{head}sysdescr: ['AcmeOS-A']\n",
+                    acme_b=f"name: acme_b\n{head}sysdescr: ['AcmeOS-B']\n",
+                )
+            ]
+        )
+    assert "1.3.6.1.4.1.4242.1.*" in str(err.value) and "acme_a, acme_b" in str(err.value)
+
+
+def test_every_interface_has_a_name_ifname_else_ifdescr() -> None:
+    if_name = "1.3.6.1.2.1.31.1.1.1.1"
+    for name in ("generic", "ios", "junos"):  # every profile reads IF-MIB the same way
+        ifds = ProfileSet().profiles[name].datasets["interfaces"]
+        assert one_row(ifds, {if_name: b"Gi0/1", IF_DESCR: b"GigabitEthernet0/1"})[0][
+            "if_name"
+        ] == ("Gi0/1")
+        assert one_row(ifds, {IF_DESCR: b"ge-0/0/0"})[0]["if_name"] == "ge-0/0/0"  # no ifXTable
+        assert one_row(ifds, {if_name: b"", IF_DESCR: b"port 3"})[0]["if_name"] == "port 3"

@@ -84,8 +84,9 @@ def librenms_view(
     """What LibreNMS would show for each of our memory rows, from our own values.
 
     For HOST-RESOURCES memory LibreNMS (a) counts the system RAM row as used
-    minus the buffers and cached rows, and (b) gives the buffers, cached and
-    shared rows the system RAM total.  Other pools are shown as the device says.
+    minus the buffers and cached rows (unless that is negative), and (b) gives
+    the buffers, cached and shared rows the system RAM total; both only where it
+    has a buffers and a cached row.  Other pools are shown as the device says.
     """
     view: dict[str, dict[str, int]] = {}
     for src, r in ours.items():
@@ -100,12 +101,16 @@ def librenms_view(
         for p in hr
         if p["mempool_class"] in ("buffers", "cached", "shared")
     ]
+    if not {"buffers", "cached"} <= {p["mempool_class"] for p in hr}:
+        return view  # both corrections need a buffers and a cached row (PAN-OS has neither)
     for s in system:
         if s in view:
             total = view[s]["memory_total_octets"]
-            view[s]["memory_used_octets"] -= sum(
+            used = view[s]["memory_used_octets"] - sum(
                 view[c]["memory_used_octets"] for c in cache if c in view
             )
+            if used >= 0:  # never below 0 (ArubaOS-CX: RAM used excludes the page cache)
+                view[s]["memory_used_octets"] = used
             for c in shared:
                 if c in view:
                     view[c]["memory_total_octets"] = total

@@ -36,7 +36,7 @@ def test_vendor_profiles_keep_their_bases_and_datasets() -> None:
     profiles = ProfileSet().profiles
     for name in VENDORS:
         spec = yaml.safe_load((SHIPPED / f"{name}.yaml").read_text())
-        assert spec["extends"][0] == "generic", name
+        assert spec["extends"][0] == "_standard", name
         assert {f"_{name}-health", f"_{name}-sensors"} <= set(spec["extends"]), name
         assert {"system", "interfaces", "inventory", "bgp"} <= set(profiles[name].datasets), name
 
@@ -87,8 +87,25 @@ def test_match_by_sysobjectid_and_sysdescr(
 
 
 def test_unknown_device_falls_back_to_generic_and_says_so() -> None:
-    # a Cisco sysObjectID whose sysDescr no Cisco profile recognises: generic, not a guess
-    for oid, descr in (("1.3.6.1.4.1.99999.1", "Acme"), ("1.3.6.1.4.1.9.1.5", "Cisco ASA")):
-        got, matched = ProfileSet().match(oid, descr)
-        assert (got.name, matched) == ("generic", False)
-    assert {"system", "interfaces", "inventory", "bgp"} <= set(got.datasets)
+    got, matched = ProfileSet().match("1.3.6.1.4.1.99999.1", "Acme")
+    assert (got.name, matched) == ("generic", False)
+    assert {"system", "interfaces", "inventory", "bgp", "health", "sensors"} <= set(got.datasets)
+
+
+@pytest.mark.parametrize(
+    ("sys_object_id", "sys_descr"),
+    [
+        ("1.3.6.1.4.1.9.1.745", "Cisco Adaptive Security Appliance Version 9.8(4)"),
+        ("1.3.6.1.4.1.9.1.1208", "C2960X switch, image c2960x-universalk9-mz.152-7.E4.bin"),
+        ("1.3.6.1.4.1.9.1.2494", ""),
+        ("1.3.6.1.4.1.9.1.2494", None),
+    ],
+)
+def test_known_vendor_with_unexpected_sysdescr_gets_its_family_not_generic(
+    sys_object_id: str, sys_descr: str | None
+) -> None:
+    """sysDescr only splits IOS / IOS-XE / IOS-XR, which share sysObjectIDs: a
+    Cisco sysDescr none of them expects is read with the Cisco family base."""
+    got, matched = ProfileSet().match(sys_object_id, sys_descr)
+    assert (got.name, matched) == ("cisco", True)
+    assert {"health", "sensors", "bgp"} <= set(got.datasets)
