@@ -9,6 +9,18 @@ and :func:`typed_fields` gives applications an attribute-typed view.
 Units are in the names: ``_octets``, ``_pkts``, ``_bps``, ``_ms``, ``_ticks``
 (hundredths of a second, as SNMP TimeTicks).  Counters are the device's raw
 cumulative values; ``counter_bits`` says whether they wrap at 2**64 or 2**32.
+
+Enumerated fields (``admin_status``, ``oper_status``, ``if_type``, ``duplex``,
+``state``, ``status``, ``unit``, ``entity_class``) carry the name of the
+device's code; a code the profile's table does not know is carried as the
+raw number itself (``"oper_status": 0``): the device said something, and
+what it said is kept, never mapped to nothing or to a string of digits.
+
+What a quantity can physically be is part of the contract (:data:`PLAUSIBLE`,
+:func:`implausible`): a value outside it (memory of -1 octets, a CPU at 250
+%, optical power of +40 dBm) is a sentinel or a wrong scale, not a fact, so
+collectors leave the field out and say why in the record's ``absent``
+(:class:`bus.records.Record`).
 """
 
 from __future__ import annotations
@@ -20,6 +32,8 @@ import msgspec
 from bus.records import Record, RecordError
 
 Status = Literal["up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"]
+# an enumerated field: the code's name, or the raw code where the name is unknown
+Code = int
 
 
 class SystemTags(msgspec.Struct):
@@ -79,10 +93,10 @@ class InterfaceFields(msgspec.Struct, forbid_unknown_fields=True):
 
     if_descr: str | None = None
     if_alias: str | None = None
-    if_type: str | None = None
-    admin_status: Status | None = None
-    oper_status: Status | None = None
-    duplex: str | None = None
+    if_type: str | Code | None = None
+    admin_status: Status | Code | None = None
+    oper_status: Status | Code | None = None
+    duplex: str | Code | None = None
     speed_bps: int | None = None
     mtu_octets: int | None = None
     phys_address: str | None = None
@@ -182,10 +196,10 @@ class SensorFields(msgspec.Struct, forbid_unknown_fields=True):
     """
 
     value: float | None = None
-    unit: SensorUnit | None = None
+    unit: SensorUnit | Code | None = None
     description: str | None = None
-    status: str | None = None
-    state: str | None = None
+    status: str | Code | None = None
+    state: str | Code | None = None
     low_critical: float | None = None
     low_warning: float | None = None
     high_warning: float | None = None
@@ -217,8 +231,8 @@ class BgpFields(msgspec.Struct, forbid_unknown_fields=True):
     local_as: int | None = None
     peer_identifier: str | None = None
     local_address: str | None = None
-    state: str | None = None
-    admin_status: str | None = None
+    state: str | Code | None = None
+    admin_status: str | Code | None = None
     established_time_s: int | None = None
     in_updates: int | None = None
     out_updates: int | None = None
@@ -248,7 +262,7 @@ class InventoryFields(msgspec.Struct, forbid_unknown_fields=True):
     """
 
     description: str | None = None
-    entity_class: str | None = None
+    entity_class: str | Code | None = None
     name: str | None = None
     hardware_rev: str | None = None
     firmware_rev: str | None = None
@@ -306,3 +320,79 @@ def validate(record: Record) -> None:
 def typed_fields(record: Record) -> Any:
     """Return the record's fields as its dataset's typed struct."""
     return msgspec.convert(record.fields, DATASETS[record.dataset].fields, strict=True)
+
+
+# --- what a quantity can physically be ------------------------------------------
+
+
+class Plausible(msgspec.Struct, frozen=True):
+    """The range a quantity can physically take (``low`` / ``high`` inclusive, None:
+    unbounded), ``smallest``: the least non-zero magnitude a reading of it has on a
+    network element (below it, the reading is a unit read at the wrong scale; not
+    applied to thresholds, which are settings), and ``why``: the physics or MIB
+    definition the range comes from."""
+
+    low: float | None
+    high: float | None
+    why: str
+    smallest: float = 0.0
+
+
+_COUNT = Plausible(0, None, "a size, count, rate or duration is never below 0")
+# fields named by their unit (suffix), every dataset
+NON_NEGATIVE_SUFFIXES: tuple[str, ...] = ("_octets", "_pkts", "_bps", "_ticks", "_s", "_ms")
+NON_NEGATIVE_SUFFIXES += ("_errors", "_discards", "_protos", "_updates", "_messages")
+PLAUSIBLE_BY_SUFFIX: dict[str, Plausible] = {
+    **dict.fromkeys(NON_NEGATIVE_SUFFIXES, _COUNT),
+    "_pct": Plausible(0, 100, "a percentage of a whole is 0..100"),
+}
+# sensors: ``value`` and its thresholds, by the record's ``unit``
+PLAUSIBLE_BY_UNIT: dict[str, Plausible] = {
+    # SFF-8472 / SFF-8636 / CMIS DOM report optical power in 0.1 uW steps: the least
+    # non-zero reading is -40 dBm; +20 dBm (100 mW) is above any pluggable or
+    # line-card laser and the output of an amplifier stage
+    "dbm": Plausible(-40, 20, "optical power: DOM's floor is -40 dBm (0.1 uW); +20 dBm is 100 mW"),
+    # silicon and its enclosures: storage -55 C (MIL range) .. junction limit 150 C
+    "celsius": Plausible(-60, 150, "equipment temperature: -60..150 C (silicon's limits)"),
+    "percent": Plausible(0, 100, "a percentage of a whole is 0..100"),
+    "rpm": Plausible(0, 100_000, "a fan turns 0..100,000 rpm"),
+    # low-voltage equipment: 1,000 V AC / 1,500 V DC at most (IEC 60038); -48 V plants
+    "volts": Plausible(-1500, 1500, "equipment voltage: at most 1,500 V either way"),
+    # a PSU, feed or laser bias: up to a few hundred A; DOM resolves bias in 2 uA
+    # steps, but a laser lases at milliamps: 0 < |I| < 0.1 mA is microamps read as A
+    "amperes": Plausible(
+        -1000, 1000, "equipment current: |I| <= 1,000 A, 0 or at least 0.1 mA", 1e-4
+    ),
+    "watts": Plausible(0, 100_000, "equipment power: 0..100 kW"),
+}
+THRESHOLDS = ("low_critical", "low_warning", "high_warning", "high_critical")
+SENSOR_VALUES = ("value", *THRESHOLDS)
+
+
+def plausible_range(dataset: str, name: str, fields: dict[str, Any]) -> Plausible | None:
+    """The range field ``name`` of a ``dataset`` record must lie in (None: any)."""
+    if dataset == "sensors" and name in SENSOR_VALUES:
+        unit = fields.get("unit")
+        return PLAUSIBLE_BY_UNIT.get(unit) if isinstance(unit, str) else None
+    for suffix, p in PLAUSIBLE_BY_SUFFIX.items():
+        if name.endswith(suffix):
+            return p
+    return None
+
+
+def implausible(dataset: str, fields: dict[str, Any]) -> dict[str, str]:
+    """The numeric fields of a ``dataset`` record that its quantity cannot physically
+    be, each with why (for a record's ``absent``); empty when all are plausible."""
+    out: dict[str, str] = {}
+    for name, v in fields.items():
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            continue
+        p = plausible_range(dataset, name, fields)
+        if p is None:
+            continue
+        if (p.low is not None and v < p.low) or (p.high is not None and v > p.high):
+            span = "..".join("" if b is None else f"{b:g}" for b in (p.low, p.high))
+            out[name] = f"implausible: {v:g} is outside {span} ({p.why})"
+        elif v and abs(v) < p.smallest * (1 - 1e-9) and name not in THRESHOLDS:
+            out[name] = f"implausible: {v:g} is below {p.smallest:g} ({p.why}): a wrong scale"
+    return out

@@ -22,6 +22,13 @@ in one poll cycle.  Identity lives in ``tags`` (strings), values in ``fields``
 - ``provenance``: protocol, what was read (OIDs or paths), collector version.
 - ``partial`` / ``missing``: ``True`` with the names of what could not be read
   when the device answered only part of the request.
+- ``absent``: field name -> why that field is left out although the device
+  answered for it: a "no reading" sentinel of the MIB (``-1``, ``-32768``,
+  ``2^31-1``, an "unsupported" code, an empty string) or a value outside what
+  its quantity can physically be (:func:`bus.datasets.implausible`).  Such a
+  value is never published as a number; ``absent`` says the field is not
+  missing by accident.  Empty (``{}``) when nothing was dropped; it does not
+  make the record ``partial`` and does not enter :func:`record_id`.
 - ``tags``: identity, e.g. ``{"if_index": "3", "if_name": "Gi0/1"}``.
 - ``fields``: values, e.g. ``{"in_octets": 123, "speed_bps": 1000000000}``.
 
@@ -35,9 +42,14 @@ Example payload::
      "provenance": {"protocol": "snmpv2c", "collector_version": "0.1.0",
                     "sources": ["1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1"]},
      "partial": false, "missing": [],
+     "absent": {"mtu_octets": "implausible: -1 is outside 0.. (a size, count,
+                rate or duration is never below 0)"},
      "tags": {"if_index": "1", "if_name": "Gi0/1"},
      "fields": {"if_descr": "GigabitEthernet0/1", "oper_status": "up",
                 "in_octets": 365633155, "counter_bits": 64}}
+
+An enumerated field whose code the profile's table does not know carries the
+raw code (``"oper_status": 0``), see :mod:`bus.datasets`.
 
 ``CycleComplete`` (``kind="cycle_complete"``) — published by a collector after
 every record of one cycle was acknowledged by the bus, once to *every*
@@ -123,6 +135,7 @@ class Record(msgspec.Struct, tag_field="kind", tag="record", kw_only=True):
     provenance: Provenance
     partial: bool = False
     missing: list[str] = []
+    absent: dict[str, str] = {}
     tags: dict[str, str]
     fields: dict[str, FieldValue]
 

@@ -67,26 +67,28 @@ class PollOutcome:
 
 
 def records_from_rows(
-    rows: Iterable[tuple[dict[str, str], dict[str, Any], list[str]]],
+    rows: Iterable[tuple[dict[str, str], dict[str, Any], list[str], dict[str, str]]],
     *,
     missing: list[str],
     device_tags: dict[str, str],
     **envelope: Any,
 ) -> list[Record]:
-    """One :class:`Record` per profile row ``(tags, fields, bad)`` (what
+    """One :class:`Record` per profile row ``(tags, fields, bad, absent)`` (what
     ``CompiledDataset.build`` gives), every driver alike: the device's configured
     tags under the row's, ``missing`` (what the poll could not read) plus the
-    fields whose value had the wrong type, ``partial`` when anything is missing;
+    fields whose value had the wrong type, ``partial`` when anything is missing,
+    ``absent`` (fields left out on purpose: sentinels, implausible values);
     ``envelope`` is the rest (network, device, profile, dataset, cycle_id,
     timestamps, uptime, provenance)."""
     out = []
-    for tags, fields, bad in rows:
+    for tags, fields, bad, absent in rows:
         row_missing = missing + [f"{b}: value of the wrong type" for b in bad]
         out.append(
             Record(
                 **envelope,
                 partial=bool(row_missing),
                 missing=row_missing,
+                absent=absent,
                 tags={**device_tags, **tags},
                 fields=fields,
             )

@@ -51,7 +51,7 @@ from typing import Protocol, TextIO
 import msgspec
 
 from bus.api import Producer
-from bus.datasets import DATASETS, validate
+from bus.datasets import DATASETS, NON_NEGATIVE_SUFFIXES, validate
 from bus.records import (
     RECORD_ID_HEADER,
     CycleComplete,
@@ -81,16 +81,6 @@ COUNTERS: dict[str, tuple[str, ...]] = {
     "bgp": ("in_updates", "out_updates", "in_total_messages", "out_total_messages"),
 }
 OCTETS = ("in_octets", "out_octets")
-_NON_NEGATIVE_SUFFIXES: tuple[str, ...] = (
-    "_octets",
-    "_pkts",
-    "_bps",
-    "_ticks",
-    "_s",
-    "_errors",
-    "_discards",
-)
-_NON_NEGATIVE_SUFFIXES += ("_protos", "_updates", "_messages")
 
 
 class QuarantineSink(Protocol):
@@ -244,7 +234,7 @@ class QualityGate:
         except RecordError as exc:
             return _Verdict("model", str(exc))
         for name, v in rec.fields.items():
-            if _is_number(v) and v < 0 and name.endswith(_NON_NEGATIVE_SUFFIXES):  # type: ignore[operator]
+            if _is_number(v) and v < 0 and name.endswith(NON_NEGATIVE_SUFFIXES):  # type: ignore[operator]
                 return _Verdict("negative", f"{name} is {v}: below 0")
         limit_ms = (self.clock() + self.settings.max_future_skew_s) * 1000
         for name in ("scheduled_unix_ms", "request_unix_ms", "response_unix_ms"):

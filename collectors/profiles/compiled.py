@@ -1,9 +1,16 @@
 """Profiles compiled for the hot path: built once per profile, applied per row.
 
 :meth:`CompiledDataset.build` turns what a device returned (walked columns
-and GET scalars) into ``(tags, fields, bad)`` per record, where ``bad``
-names fields whose value had the wrong type (left out, never guessed).
-Working fields (``_name``) are computed but not returned.
+and GET scalars) into a :class:`Row` ``(tags, fields, bad, absent)`` per record:
+``bad`` names fields whose value had the wrong type (left out, never guessed),
+``absent`` maps fields left out although the device answered to why: one of
+the field's ``absent`` sentinels ("no reading"; every value of the list is
+honoured, compared with the raw value and with its conversion), an enum code
+a table of numbers does not know, or a value outside what its quantity can
+physically be (:func:`bus.datasets.implausible`, checked on every published
+field).  A field computed from such a field (``expr``, ``first_of``, ...) that
+gets no value says the same why.  Working fields (``_name``) are computed but
+not returned.
 
 Nothing here is SNMP's: a "column" is any source key (an OID today, an XML
 path for NETCONF) mapped to values per row index, and the field pipeline
@@ -19,154 +26,39 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from bus.datasets import implausible
+from collectors.profiles.convert import (
+    BAD,
+    CONV,
+    XCONV,
+    NoCode,
+    enum,
+    sentinel,
+    with_regex,
+    x_enum,
+)
 from collectors.profiles.schema import Condition, DatasetSpec, FieldSpec, IndexSpec, TableSpec
 from collectors.values import Value
 
 FieldValue = int | float | str | bool | None
-Row = tuple[dict[str, str], dict[str, FieldValue], list[str]]
+
+
+class Row(NamedTuple):
+    """One record's ``tags``, ``fields``, ``bad`` (fields of the wrong type) and
+    ``absent`` (field -> why it was left out)."""
+
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+    bad: list[str]
+    absent: dict[str, str]
+
+
 Columns = dict[str, dict[str, Value]]
 Kids = dict[str, dict[str, list[str]]]  # column -> parent index -> sub-row indices
 Sums = dict[tuple[str, int], dict[str, Value]]  # (column, sub-ids) -> row index -> total
-_BAD = object()
-
-
-# --- value conversions -------------------------------------------------------
-
-
-def _text(v: Value) -> object:
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace").rstrip("\x00")
-    return str(v)
-
-
-def _hex(v: Value) -> object:
-    if not isinstance(v, bytes):
-        return _BAD
-    return v.hex() or None  # a zero-length address is no address
-
-
-def _int(v: Value) -> object:
-    return v if isinstance(v, int) else _BAD
-
-
-def _float(v: Value) -> object:
-    if isinstance(v, int):
-        return float(v)
-    if isinstance(v, bytes):  # some MIBs carry numbers as DisplayString
-        try:
-            return float(v.decode("ascii").strip())
-        except (UnicodeDecodeError, ValueError):
-            return _BAD
-    return _BAD
-
-
-def _oid(v: Value) -> object:
-    return v if isinstance(v, str) else _BAD
-
-
-def _ip(v: Value) -> object:
-    """An IPv4/IPv6 address: IpAddress (dotted) as is, or 4/16 raw octets."""
-    if isinstance(v, str):
-        return v
-    if not isinstance(v, bytes):
-        return _BAD
-    if not v:
-        return None  # a zero-length InetAddress is no address
-    return str(ipaddress.ip_address(v)) if len(v) in (4, 16) else _BAD
-
-
-def _bool(v: Value) -> object:
-    return {1: True, 2: False}.get(v, _BAD) if isinstance(v, int) else _BAD
-
-
-def _enum(table: dict[int | str, str | int | float]) -> Callable[[Value], object]:
-    def conv(v: Value) -> object:
-        if not isinstance(v, int):
-            return _BAD
-        return table.get(v, str(v))
-
-    return conv
-
-
-# XML text (NETCONF): every raw value is a stripped ``str``
-_DEC = re.compile(r"^[+-]?\d+$")
-
-
-def _x_int(v: Value) -> object:
-    return int(v) if isinstance(v, str) and _DEC.match(v) else _BAD
-
-
-def _x_float(v: Value) -> object:
-    try:
-        out = float(v) if isinstance(v, str) and v else _BAD
-    except ValueError:
-        return _BAD
-    return out if out is _BAD or math.isfinite(out) else _BAD  # type: ignore[arg-type]
-
-
-def _x_text(v: Value) -> object:
-    return v if isinstance(v, str) else _BAD
-
-
-def _x_hex(v: Value) -> object:
-    if not isinstance(v, str):
-        return _BAD
-    h = re.sub(r"[:.\-\s]", "", v).lower()
-    if not h:
-        return None
-    return h if re.fullmatch(r"[0-9a-f]+", h) else _BAD
-
-
-def _x_bool(v: Value) -> object:
-    return {"true": True, "false": False}.get(v.lower(), _BAD) if isinstance(v, str) else _BAD
-
-
-def _x_ip(v: Value) -> object:
-    if not isinstance(v, str):
-        return _BAD
-    try:
-        return str(ipaddress.ip_address(v))
-    except ValueError:
-        return _BAD
-
-
-def _x_enum(table: dict[int | str, str | int | float]) -> Callable[[Value], object]:
-    def conv(v: Value) -> object:
-        return table.get(v, _BAD) if isinstance(v, str) else _BAD
-
-    return conv
-
-
-_XCONV: dict[str, Callable[[Value], object]] = {
-    "int": _x_int,
-    "float": _x_float,
-    "text": _x_text,
-    "hex": _x_hex,
-    "oid": _x_text,
-    "bool": _x_bool,
-    "ip": _x_ip,
-}
-
-
-def _with_regex(conv: Callable[[Value], object], rx: re.Pattern[str]) -> Callable[[Value], object]:
-    def run(v: Value) -> object:
-        m = rx.search(v) if isinstance(v, str) else None
-        return conv(m.group(1)) if m else None
-
-    return run
-
-
-_CONV: dict[str, Callable[[Value], object]] = {
-    "int": _int,
-    "float": _float,
-    "text": _text,
-    "hex": _hex,
-    "oid": _oid,
-    "bool": _bool,
-    "ip": _ip,
-}
+_BAD = BAD
 
 
 # --- index decoding ----------------------------------------------------------
@@ -259,7 +151,7 @@ class _Field:
     is_tag: bool
     kind: str  # oid | chosen | regex | value | expr | first_of | index | oid_of
     oids: tuple[str, ...] = ()
-    conv: Callable[[Value], object] = _int
+    conv: Callable[[Value], object] = CONV["int"]
     scale: tuple[int | float, ...] = ()
     nonzero: bool = False
     index_from: str | None = None
@@ -313,11 +205,11 @@ def _compile_field(
         if spec.type == "enum":
             if spec.enum not in enums:
                 raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
-            conv = _x_enum(enums[spec.enum])
+            conv = x_enum(enums[spec.enum], spec.enum)
         else:
-            conv = _XCONV[spec.type or "text"]
+            conv = XCONV[spec.type or "text"]
         if spec.regex is not None:
-            conv = _with_regex(conv, re.compile(spec.regex))
+            conv = with_regex(conv, re.compile(spec.regex))
         if spec.rows is not None:
             rows, key = spec.rows, tuple(spec.key or ())
         n = spec.sum_over or 0  # the schema allows it on joined paths only
@@ -339,9 +231,9 @@ def _compile_field(
         if spec.type == "enum":
             if spec.enum not in enums:
                 raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
-            conv = _enum(enums[spec.enum])
+            conv = enum(enums[spec.enum], spec.enum)
         else:
-            conv = _CONV[spec.type or "int"]
+            conv = CONV[spec.type or "int"]
         return _Field(
             name,
             is_tag,
@@ -403,6 +295,7 @@ class CompiledTable:
     merge: bool = False
     rows_path: str | None = None  # NETCONF: XPath from <data> to the row elements
     key: tuple[str, ...] = ()  # NETCONF: paths whose texts make the row index
+    published: frozenset[str] = frozenset()  # the fields (not tags) a record may carry
 
     def rows(self, columns: Columns) -> list[str]:
         """Row indices: those of ``rows_from``'s column, else of every column read at
@@ -448,8 +341,10 @@ class CompiledTable:
         used: dict[str, int] = {}
         used_oid: dict[str, str] = {}
         bad: list[str] = []
+        why: dict[str, str] = {}  # field (working ones too) -> why it has no value
         for f in self.fields:
             val: Any = None
+            dropped = ""
             if f.kind == "oid":
                 at = index
                 if f.index_from is not None:
@@ -468,7 +363,14 @@ class CompiledTable:
                     if raw is None:
                         continue
                     conv = f.conv(raw)
-                    if conv is None or (f.absent and conv is not _BAD and conv in f.absent):
+                    if conv is None:
+                        continue
+                    if isinstance(conv, NoCode):
+                        dropped = conv.why
+                        continue
+                    s = sentinel(raw, conv, f.absent)
+                    if s is not None:
+                        dropped = f"no reading: {s!r} is a sentinel of {oid}"
                         continue
                     if conv is _BAD:
                         bad.append(f.name)
@@ -499,6 +401,9 @@ class CompiledTable:
             else:
                 val = f.const
             if val is None:
+                dropped = dropped or next((why[n] for n in _inputs(f) if n in why), "")
+                if dropped:
+                    why[f.name] = dropped
                 continue
             values[f.name] = val
             if f.name.startswith("_"):
@@ -512,7 +417,8 @@ class CompiledTable:
                 return None
         if self.index_tag and self.index_tag not in tags and not self.is_scalar:
             tags[self.index_tag] = index
-        return tags, fields, bad
+        absent = {n: w for n, w in why.items() if n in self.published} if why else {}
+        return Row(tags, fields, bad, absent)
 
     @staticmethod
     def _subrow(f: _Field, oid: str, at: str, columns: Columns, kids: Kids) -> str:
@@ -533,8 +439,11 @@ class CompiledTable:
                     break
                 rank.append(accepted.index(v))
             else:
-                conv = f.conv(columns[oid][idx])
-                if conv is None or conv is _BAD or (f.absent and conv in f.absent):
+                raw = columns[oid][idx]
+                conv = f.conv(raw)
+                if conv is None or conv is _BAD or isinstance(conv, NoCode):
+                    continue
+                if sentinel(raw, conv, f.absent) is not None:
                     continue
                 if best is None or tuple(rank) < best[0]:
                     best = (tuple(rank), idx)
@@ -578,18 +487,31 @@ class CompiledDataset:
         for table in self.tables:
             for index in table.rows(columns):
                 row = table.extract(index, columns, scalars, kids, sums)
-                if row is None or not (row[0] or row[1]):
+                if row is None or not (row.tags or row.fields):
                     continue
-                key = frozenset(row[0].items())
-                into = by_tags.get(key) if table.merge and row[0] else None
+                key = frozenset(row.tags.items())
+                into = by_tags.get(key) if table.merge and row.tags else None
                 if into is not None:  # the same entity from another MIB: its values win
-                    into[1].update(row[1])
-                    into[2].extend(b for b in row[2] if b not in into[2])
+                    into.fields.update(row.fields)
+                    into.bad.extend(b for b in row.bad if b not in into.bad)
+                    into.absent.update(row.absent)
+                    for n in into.fields:
+                        into.absent.pop(n, None)
                     continue
                 out.append(row)
-                if row[0]:
+                if row.tags:
                     by_tags.setdefault(key, row)
+        for row in out:  # what the quantity cannot physically be is not published
+            for n, w in implausible(self.name, row.fields).items():
+                del row.fields[n]
+                row.absent[n] = w
         return out
+
+
+def _inputs(f: _Field) -> list[str]:
+    """The fields a field's value is computed from (its why, when it has none)."""
+    refs = [f.index_from, f.ref] if f.kind in ("oid", "chosen", "regex", "oid_of") else []
+    return [r for r in refs if r is not None] + list(f.values if f.kind == "first_of" else f.names)
 
 
 def _cut(index: str, n: int) -> str | None:
@@ -674,6 +596,7 @@ def _compile_table(
         merge=bool(getattr(spec, "merge", False)),
         rows_path=rows_path,
         key=key,
+        published=frozenset(f.name for f in ordered if not f.is_tag and f.name[0] != "_"),
     )
 
 

@@ -68,16 +68,20 @@ keyed by text); a value the conversion refuses is left out and reported.
 ``enum`` (then ``enum`` names a table in ``enums/``; tables may map to names
 or numbers).  ``scale`` multiplies numbers (one entry, or one per ``oid``);
 ``nonzero`` treats 0 as absent so the next ``oid`` is tried; ``absent`` lists
-other raw values that mean "no value" (sentinels such as -1, ""
-or +-10^9), treated the same way.  ``subrows`` reads a column one sub-id
-below the row (``<row>.<n>``, e.g. a threshold table under a sensor table):
-it maps columns to the raw values a sub-row must have in each, in order of
-preference; the most preferred matching sub-row with a present value wins,
+other raw values that mean "no value" (sentinels such as -1, "" or +-10^9),
+treated the same way: every value of the list counts, matched against the value
+as sent (octets as text) and as converted, and a field left without a value by
+one says so in the record's ``absent``.  An ``enum`` code the table does not
+know is published as the raw number (a table of names), or is no value, said in
+``absent`` (a table of numbers, e.g. a scale). ``subrows`` reads a column one
+sub-id below the row (``<row>.<n>``, e.g. a threshold table under a sensor
+table): it maps columns to the raw values a sub-row must have in each, in order
+of preference; the most preferred matching sub-row with a present value wins,
 ties to the lowest ``n``.  ``sum_over: N`` reads a column indexed by the row
 index plus N more sub-ids (per address family: ``<peer>.<afi>.<safi>``) and
 sums the values found (non-numbers: the lowest index's); such a column's
-indices, less those N sub-ids, are rows of the table.  Fields whose
-name starts with ``_`` are working values: usable by ``expr``, ``where`` and
+indices, less those N sub-ids, are rows of the table.  Fields whose name starts
+with ``_`` are working values: usable by ``expr``, ``where`` and
 ``index_from``, never published.
 """
 

@@ -45,7 +45,7 @@ def test_site_profile_extends_shipped_and_matches_by_prefix_and_exact(tmp_path: 
     assert ps.match("1.3.6.1.4.1.4242.1.7")[0].name == "acme_big"
     assert ps.match("1.3.6.1.4.1.4242.9")[0].name == "acme"
     sysds = ps.profiles["acme"].datasets["system"]
-    [(tags, fields, _bad)] = sysds.build(
+    [(tags, fields, _bad, _)] = sysds.build(
         {}, {"1.3.6.1.2.1.1.1.0": b"AcmeOS 4.2.1 on box", "1.3.6.1.2.1.1.5.0": b"r1"}
     )
     assert (
@@ -58,9 +58,9 @@ def test_site_profile_extends_shipped_and_matches_by_prefix_and_exact(tmp_path: 
 
 def test_hc_counter_preferred_then_32_bit_fallback_and_counter_bits() -> None:
     ifds = ProfileSet().profiles["generic"].datasets["interfaces"]
-    _, f64, _ = one_row(ifds, {HC_IN: 2**40, IN32: 7, IF_DESCR: b"eth0"})
+    _, f64, _, _ = one_row(ifds, {HC_IN: 2**40, IN32: 7, IF_DESCR: b"eth0"})
     assert f64["in_octets"] == 2**40 and f64["counter_bits"] == 64 and f64["if_descr"] == "eth0"
-    _, f32, _ = one_row(ifds, {IN32: 7})
+    _, f32, _, _ = one_row(ifds, {IN32: 7})
     assert f32["in_octets"] == 7 and f32["counter_bits"] == 32
 
 
@@ -73,7 +73,7 @@ def test_speed_uses_high_speed_unless_zero() -> None:
 
 def test_wrong_value_type_is_reported_not_guessed() -> None:
     ifds = ProfileSet().profiles["generic"].datasets["interfaces"]
-    _, fields, bad = one_row(ifds, {HC_IN: b"\x01\x02", "1.3.6.1.2.1.2.2.1.8": b"up"})
+    _, fields, bad, _ = one_row(ifds, {HC_IN: b"\x01\x02", "1.3.6.1.2.1.2.2.1.8": b"up"})
     assert "in_octets" not in fields and "oper_status" not in fields
     assert set(bad) == {"in_octets", "oper_status"}
 
@@ -146,7 +146,7 @@ def test_subrows_pick_the_preferred_matching_sub_row() -> None:
     rel = {"7.1": 4, "7.2": 4, "7.3": 3, "7.4": 1, "8.1": 4}
     val = {"7.1": 68, "7.2": 111, "7.3": -32768, "7.4": -5, "8.1": 99}
     cols = {"1.1.4": {"7": 50, "9": 1}, "1.2.2": sev, "1.2.3": rel, "1.2.4": val}
-    (_, seven, _), (_, nine, _) = ds.build(cols, {})
+    (_, seven, _, _), (_, nine, _, _) = ds.build(cols, {})
     # critical beats major; the unset (-32768) critical is skipped; another sensor's rows are not ours
     assert seven == {"v": 50, "hi": 111, "lo": -5, "hi_oid": "1.2.4.7.2"}
     assert nine == {"v": 1}
@@ -265,7 +265,7 @@ def test_ucd_and_nokia_memory_without_a_recording() -> None:
     linux = ps.profiles["linux"].datasets["health"]
     kb = {"1.3.6.1.4.1.2021.4.5": 1000, "1.3.6.1.4.1.2021.4.6": 100}  # total, avail
     kb |= {"1.3.6.1.4.1.2021.4.14": 50, "1.3.6.1.4.1.2021.4.15": 250}  # buffers, cached
-    [(tags, f, _)] = linux.build({k: {"0": v} for k, v in kb.items()}, {})
+    [(tags, f, _, _)] = linux.build({k: {"0": v} for k, v in kb.items()}, {})
     assert tags["component_index"] == "ucd" and f["memory_used_octets"] == 600 * 1024
     assert f["memory_free_octets"] == 400 * 1024 and f["memory_util_pct"] == 60.0
     timos = ps.profiles["timos"].datasets["health"]

@@ -158,24 +158,50 @@ async def test_rate_rule_covers_both_directions(field: str) -> None:
 async def test_the_gate_in_a_cycle_counts_per_device_and_in_the_marker() -> None:
     devs = devices(3)
     data = {d.id: device_data(2) for d in devs}
-    data["d1"]["1.3.6.1.2.1.31.1.1.1.6.2"] = -5  # d1's second interface: negative octets
     sink, q = ListSink(), QuarantineList()
     g = QualityGate(sink, q)
-    m: CycleComplete = await run_cycle(
+
+    async def cycle(at_ms: int) -> CycleComplete:
+        return await run_cycle(
+            network="n",
+            dataset="interfaces",
+            devices=devs,
+            driver=snmp_driver(FakeClient(data)),
+            sink=g,
+            limits=[asyncio.Semaphore(5)],
+            scheduled_unix_ms=at_ms,
+        )
+
+    first = await cycle(0)
+    assert (first.records, first.quarantined) == (6, 0)
+    data["d1"]["1.3.6.1.2.1.31.1.1.1.6.2"] = 5  # d1's second interface: octets went back
+    m = await cycle(60_000)
+    assert (m.records, m.quarantined) == (5, 1) and sink.markers == [first, m]
+    assert len(sink.records) == 11
+    assert [(x.device, x.rule) for x in q.messages] == [("d1", "counter_backwards")]
+    assert g.quarantined == {"n/d1": 1}
+
+
+async def test_a_negative_size_is_left_out_by_the_profile_with_why_not_quarantined() -> None:
+    """A value its quantity cannot be (octets below 0) never reaches the gate as a
+    number: the field is absent and the record says why; the rest is published."""
+    devs = devices(1)
+    data = {d.id: device_data(2) for d in devs}
+    data["d0"]["1.3.6.1.2.1.31.1.1.1.6.2"] = -5
+    sink, q = ListSink(), QuarantineList()
+    m = await run_cycle(
         network="n",
         dataset="interfaces",
         devices=devs,
         driver=snmp_driver(FakeClient(data)),
-        sink=g,
+        sink=QualityGate(sink, q),
         limits=[asyncio.Semaphore(5)],
         scheduled_unix_ms=0,
     )
-    assert (m.records, m.quarantined) == (5, 1) and sink.markers == [m]
-    assert len(sink.records) == 5
-    assert all(r.fields.get("in_octets", 0) >= 0 for r in sink.records)  # type: ignore[operator]
-    assert [(x.device, x.rule) for x in q.messages] == [("d1", "negative")]
-    assert "in_octets is -5" in q.messages[0].reason
-    assert g.quarantined == {"n/d1": 1}
+    assert (m.records, m.quarantined) == (2, 0) and not q.messages
+    second = next(r for r in sink.records if r.tags["if_index"] == "2")
+    assert "in_octets" not in second.fields and second.fields["if_descr"] == "eth2"
+    assert second.absent["in_octets"].startswith("implausible: -5 is outside 0..")
 
 
 async def test_dry_run_prints_quarantined_records_as_their_own_kind(
@@ -228,18 +254,25 @@ async def test_a_failed_publish_leaves_the_marker_counts_whole() -> None:
 
     devs = devices(2)
     data = {d.id: device_data(2) for d in devs}
+    sink, q = SlowSink(), QuarantineList()
+    gate = QualityGate(sink, q)
+
+    async def cycle(at_ms: int) -> CycleComplete:
+        return await run_cycle(
+            network="n",
+            dataset="interfaces",
+            devices=devs,
+            driver=snmp_driver(FakeClient(data)),
+            sink=gate,
+            limits=[asyncio.Semaphore(5)],
+            scheduled_unix_ms=at_ms,
+        )
+
+    await cycle(0)  # the counters' baselines
     for d in data.values():
-        d["1.3.6.1.2.1.31.1.1.1.6.2"] = -5  # each device: one record refused, one good
-    sink, q = SlowSink(fail_for="d1"), QuarantineList()
-    m = await run_cycle(
-        network="n",
-        dataset="interfaces",
-        devices=devs,
-        driver=snmp_driver(FakeClient(data)),
-        sink=QualityGate(sink, q),
-        limits=[asyncio.Semaphore(5)],
-        scheduled_unix_ms=0,
-    )
+        d["1.3.6.1.2.1.31.1.1.1.6.2"] = 5  # each device: one record refused, one good
+    sink.fail_for = "d1"
+    m = await cycle(60_000)
     assert (m.devices_ok, m.devices_failed) == (1, 1)
     assert (m.records, m.quarantined) == (1, 1)  # d0's: d1's batch is not on the bus
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from tests.support.librenms import LIBRENMS, recording_names
 
 # how a walk says why a column ended early (collectors/snmp/*_client.py)
-CAUSES = re.compile(r"not increasing|ended the walk early|bad encoding|error-status")
+CAUSES = re.compile(r"not increasing|ended the walk early|bad encoding|error-status|no answer")
 
 
 def _key(r):  # type: ignore[no-untyped-def]
@@ -85,5 +86,74 @@ async def test_out_of_order_oids_end_the_column_with_a_problem(
             raw_rows, clean_rows = got["raw"].columns[col], got["clean"].columns[col]
             assert 0 < len(raw_rows) < len(clean_rows), (recording, col)
             assert all(clean_rows[i] == v for i, v in raw_rows.items()), (recording, col)
+    finally:
+        client.close()
+
+
+def _values(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        oid, _, rest = line.partition("|")
+        if rest and oid not in out:
+            out[oid] = rest
+    return out
+
+
+@cache
+def repaired(recording: str) -> tuple[tuple[str, str], ...]:
+    """The columns (an OID less its last arc) holding a value the sanitized file
+    repaired (same OID, another value), each with the column of the first OID
+    after every such value: a raw walk of the two together meets the value while
+    the agent still has OIDs beyond it (how a walk tells an early end from the end
+    of the MIB)."""
+    raw = _values(LIBRENMS / "snmprec" / f"{recording}.snmprec")
+    clean = _values(LIBRENMS / "snmprec-sanitized" / f"{recording}.snmprec")
+    bad = sorted((o for o, v in raw.items() if o in clean and clean[o] != v), key=_arcs)
+    if not bad:
+        return ()
+    last = _arcs(bad[-1])
+    cols = list(dict.fromkeys(o.rsplit(".", 1)[0] for o in bad))
+    after = next(
+        (
+            o
+            for o in sorted(clean, key=_arcs)
+            if _arcs(o) > last and not any(o.startswith(c + ".") for c in cols)
+        ),
+        "",
+    )
+    return tuple((col, after.rsplit(".", 1)[0]) for col in cols[:3])
+
+
+@pytest.mark.parametrize("recording", [n for n in recording_names() if repaired(n)])
+async def test_a_value_snmpsim_cannot_serve_ends_the_walk_with_a_named_cause(
+    snmpsim: tuple[str, int], snmpsim_sanitized: tuple[str, int], recording: str
+) -> None:
+    """A raw value snmpsim cannot encode (an invalid hex string, an IpAddress
+    ``*.*.*.*``, an OID of one arc) stops a walk of its column: the client keeps
+    what it read and names the cause in words ``CAUSES`` knows (so the branch of
+    the test above that looks for them is checked against real output), or, where
+    snmpsim sends nothing at all, says there was no answer."""
+    from collectors.snmp.base import SnmpTarget, SnmpTimeout
+    from collectors.snmp.pysnmp_client import PysnmpClient
+
+    client = PysnmpClient()
+    try:
+        for col, after in repaired(recording):
+            assert after, (recording, col, "nothing follows the column in the file")
+            (host, port), (chost, cport) = snmpsim, snmpsim_sanitized
+            clean = await client.walk(
+                SnmpTarget(recording, chost, cport, "2c", recording, 3.0, 1, 10), [col, after]
+            )
+            assert not clean.problems and clean.columns[col], (recording, col)
+            try:
+                raw = await client.walk(
+                    SnmpTarget(recording, host, port, "2c", recording, 1.0, 0, 10), [col, after]
+                )
+            except SnmpTimeout as exc:
+                assert CAUSES.search(str(exc)), (recording, col, str(exc))
+                continue
+            why = raw.problems.get(col, "")
+            assert CAUSES.search(why), (recording, col, why)
+            assert len(raw.columns.get(col, {})) < len(clean.columns[col]), (recording, col)
     finally:
         client.close()

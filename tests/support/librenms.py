@@ -186,11 +186,19 @@ def librenms_view(
     return view
 
 
+# enumerated columns: a code outside the MIB's table is kept as the number by both,
+# LibreNMS as its text ("0"), netfeed as the int itself (bus.datasets)
+ENUM_COLUMNS = frozenset({"ifType", "ifAdminStatus", "ifOperStatus", "ifDuplex"})
+
+
 def same(column: str, ours: Any, theirs: Any) -> bool:
     """One column of :func:`librenms_view` against LibreNMS's: equal, or a 0 of
-    ``ZERO_WHEN_ABSENT`` where LibreNMS kept no poller value."""
+    ``ZERO_WHEN_ABSENT`` where LibreNMS kept no poller value, or the same unknown
+    code of an enumerated column."""
     if ours == 0 and theirs is None and column in ZERO_WHEN_ABSENT:
         return True
+    if column in ENUM_COLUMNS and type(ours) is int and isinstance(theirs, str):
+        return theirs == str(ours)
     return bool(ours == theirs)
 
 

@@ -139,13 +139,16 @@ def test_xml_fills_the_shared_pipeline(tmp_path: Path) -> None:
     a, b = by["a"].fields, by["b"].fields
     assert by["a"].tags["if_index"] == "a"  # no if-index leaf: the row key
     assert a["oper_status"] == "up" and "mtu_octets" not in a  # enum; absent 0
+    assert by["a"].absent == {"mtu_octets": "no reading: 0 is a sentinel of ifs/if[name]/mtu"}
     assert a["speed_bps"] == 10_000_000  # nonzero: 0 kbps falls to bw (Mb/s)
     assert a["phys_address"] == "001122aabbcc"
     assert (a["in_octets"], a["counter_bits"], a["in_ucast_pkts"]) == (7, 32, 7)
     assert (b["in_octets"], b["counter_bits"], b["speed_bps"]) == (9, 64, 100_000)
     assert b["if_alias"] == b["if_descr"] == "uplink"  # joined by key; first_of
-    assert "oper_status" not in b and by["b"].partial  # unknown enum text: left out, said
-    assert by["b"].missing == ["oper_status: value of the wrong type"]
+    # unknown enum text: left out, and said why (a name the contract does not know
+    # cannot be carried; the device did answer, so the record is not partial)
+    assert "oper_status" not in b and not by["b"].partial
+    assert by["b"].absent == {"oper_status": "'weird' is not in enum table nc-if-status"}
 
 
 def test_a_reply_without_the_dataset_gives_no_records() -> None:
