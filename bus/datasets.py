@@ -25,6 +25,7 @@ collectors leave the field out and say why in the record's ``absent``
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import msgspec
@@ -374,6 +375,13 @@ def plausible_range(dataset: str, name: str, fields: dict[str, Any]) -> Plausibl
     if dataset == "sensors" and name in SENSOR_VALUES:
         unit = fields.get("unit")
         return PLAUSIBLE_BY_UNIT.get(unit) if isinstance(unit, str) else None
+    return _by_suffix(name)
+
+
+@functools.cache
+def _by_suffix(name: str) -> Plausible | None:
+    # Called for every numeric field of every record: field names are few, so
+    # the suffix scan runs once per name.
     for suffix, p in PLAUSIBLE_BY_SUFFIX.items():
         if name.endswith(suffix):
             return p
