@@ -168,6 +168,7 @@ class _Field:
     sum_over: int = 0  # oid read at <row>.<N more sub-ids>, summed
     xml: tuple[XmlSource, ...] = ()  # path fields: where each of ``oids`` is read
     joined: bool = False  # read in another list, by key: makes no rows
+    lookup: Callable[[Value], object] | None = None  # from + enum: text -> table entry
 
 
 @dataclass(frozen=True)
@@ -249,8 +250,14 @@ def _compile_field(
         )
     if spec.chosen is not None:
         return _Field(name, is_tag, "chosen", ref=spec.chosen, values=tuple(spec.values or ()))
-    if spec.regex is not None:
-        return _Field(name, is_tag, "regex", ref=spec.source, regex=re.compile(spec.regex))
+    if spec.source is not None:
+        lookup = None
+        if spec.type == "enum":
+            if spec.enum not in enums:
+                raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
+            lookup = x_enum(enums[spec.enum], spec.enum)
+        rx = re.compile(spec.regex) if spec.regex is not None else None
+        return _Field(name, is_tag, "regex", ref=spec.source, regex=rx, lookup=lookup)
     if spec.expr is not None:
         code, names = compile_expr(spec.expr)
         return _Field(name, is_tag, "expr", code=code, names=names, out_type=spec.type)
@@ -388,8 +395,17 @@ class CompiledTable:
                 val = f.values[pos] if pos is not None and pos < len(f.values) else None
             elif f.kind == "regex":
                 src = values.get(f.ref or "")
-                m = f.regex.search(src) if isinstance(src, str) and f.regex else None
-                val = m.group(1) if m else None
+                if f.regex is None:
+                    val = src if isinstance(src, str) else None
+                else:
+                    m = f.regex.search(src) if isinstance(src, str) else None
+                    val = m.group(1) if m else None
+                if val is not None and f.lookup is not None:
+                    got = f.lookup(val)
+                    if isinstance(got, NoCode):
+                        dropped, val = got.why, None
+                    else:
+                        val = got
             elif f.kind == "expr":
                 val = self._eval(f, values)
             elif f.kind == "first_of":

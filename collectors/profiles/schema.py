@@ -30,6 +30,10 @@ Field specs (``FieldSpec``), exactly one source each:
 - ``chosen`` + ``values``: which ``oid`` of another field was used
   (``counter_bits: {chosen: in_octets, values: [64, 32]}``).
 - ``from`` + ``regex``: first group of a regex over another (text) field.
+- ``from`` + ``type: enum``: another field's text (or a regex's first group of
+  it) looked up in an ``enums/`` table keyed by text, e.g. a sysObjectID in a
+  table generated from the vendor's PRODUCTS MIB; not in the table: no value,
+  said in ``absent``.
 - ``value``: a constant.
 - ``first_of``: the first of these other fields that has a value (a vendor
   column, else a standard one read at another index).
@@ -165,8 +169,8 @@ class FieldSpec(_Strict):
             raise ValueError("scale needs one entry, or one per oid")
         if self.chosen is not None and not self.values:
             raise ValueError("chosen needs 'values', one per oid of the chosen field")
-        if self.source is not None and self.regex is None:
-            raise ValueError("from and regex go together")
+        if self.source is not None and self.regex is None and self.type != "enum":
+            raise ValueError("from goes with regex, or with type enum (a lookup)")
         if self.regex is not None and self.source is None and self.path is None:
             raise ValueError("regex goes with from or path")
         if self.index_from is not None and self.oid is None and self.path is None:

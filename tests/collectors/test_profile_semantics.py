@@ -22,6 +22,7 @@ ENUMS: dict[str, dict[int | str, str | int | float]] = {
     "if-status": {**IF_STATUS, 7: "lowerLayerDown"},
     "scale": {8: 0.001, 9: 1},  # a table of numbers (a multiplier, not a name)
     "nc-status": {"UP": "up", "DOWN": "down"},
+    "products": {"1.3.6.1.4.1.9.1.516": "catalyst37xxStack", "1.3.6.1.4.1.9.1.1": "gateway"},
 }
 
 
@@ -110,6 +111,24 @@ def test_a_netconf_enum_text_missing_from_its_table_is_no_value_and_says_why() -
         ({"oper_status": "up"}, {}, []),
         ({}, {"oper_status": "'SIDEWAYS' is not in enum table nc-status"}, []),
     ]
+
+
+def test_a_field_looked_up_from_another_is_the_table_entry_or_absent_with_why() -> None:
+    ds = compiled(
+        "system",
+        "scalars:\n  fields:\n"
+        "    sys_object_id: {oid: 1.1.2.0, type: oid}\n"
+        "    model: {from: sys_object_id, type: enum, enum: products}\n"
+        "    family: {from: sys_object_id, regex: '^(1.3.6.1.4.1.9.1.1)', type: enum, enum: products}\n",
+    )
+    [row] = ds.build({}, {"1.1.2.0": "1.3.6.1.4.1.9.1.516"})
+    assert row.fields["model"] == "catalyst37xxStack"  # the whole text, not a prefix
+    assert "family" not in row.fields  # the regex fails: no value
+    [row] = ds.build({}, {"1.1.2.0": "1.3.6.1.4.1.9.1.1"})
+    assert (row.fields["model"], row.fields["family"]) == ("gateway", "gateway")
+    [row] = ds.build({}, {"1.1.2.0": "1.3.6.1.4.1.9.1.9999"})
+    assert "model" not in row.fields
+    assert row.absent["model"] == "'1.3.6.1.4.1.9.1.9999' is not in enum table products"
 
 
 SENSOR_LIST = "[-1, -32768, 2147483647, '']"
