@@ -144,6 +144,11 @@ THRESHOLDS_DIFFER = {
 # LibreNMS state tables labelled with another MIB's names (value -> LibreNMS's name is wrong).
 STATE_NAMES_DIFFER = {
     "cswStackPortOperStatus": "LibreNMS labels it with CISCO-ENVMON's names (MIB: up/down/forcedDown)",
+    "fgHwSensors": "LibreNMS's own labels OK/ERROR (MIB fgHwSensorEntAlarmStatus: false/true)",
+    "fgHaStatsSyncStatus": (
+        "LibreNMS's own labels In Sync/Out Of Sync (MIB: synchronized/unsynchronized)"
+    ),
+    "fgVpnSslState": "LibreNMS capitalises them (MIB FnBoolState: disabled/enabled)",
 }
 # LibreNMS state tables graded otherwise: state name -> (reason, {state: our status}).
 STATUS_DIFFERS = {

@@ -43,6 +43,9 @@ IDENTITY = {
     "arista_eos": ("Arista", "EOS"),
     "timos": ("Nokia", "SR OS"),
     "vrp": ("Huawei", "VRP"),
+    "dnos": ("Dell", "OS9"),
+    "dell-os10": ("Dell", "OS10"),
+    "fortigate": ("Fortinet", "FortiOS"),
     "linux": (None, "Linux"),
     "generic": (None, None),
 }
