@@ -76,14 +76,20 @@ NOKIA_NOT_COMPARED = {
     "description",
 }
 # the default instance BGP4-MIB rows are given, per profile with instances
-DEFAULT_INSTANCE = {"junos": "0", "arista_eos": "1", "timos": "1"}
+DEFAULT_INSTANCE = {"junos": "0", "arista_eos": "1", "timos": "1", "dell-os10": "1"}
 # each peer table's state column (source_oid = <column>.<row index>)
 BGP4 = "1.3.6.1.2.1.15.3.1.2"
 CISCO = "1.3.6.1.4.1.9.9.187.1.2.5.1.3"
 JUNIPER = "1.3.6.1.4.1.2636.5.1.1.2.1.1.1.2"
 ARISTA = "1.3.6.1.4.1.30065.4.1.1.2.1.13"
 NOKIA = "1.3.6.1.4.1.6527.3.1.2.14.4.7.1.59"
-STATE_COLUMNS = (BGP4, CISCO, JUNIPER, ARISTA, NOKIA)
+DELL_OS10 = "1.3.6.1.4.1.674.11000.5000.200.1.1.2.1.13"
+STATE_COLUMNS = (BGP4, CISCO, JUNIPER, ARISTA, NOKIA, DELL_OS10)
+# BGP4-V2-draft tables: state column -> their per-family received-prefix gauges
+V2_GAUGES = {
+    ARISTA: "1.3.6.1.4.1.30065.4.1.1.8.1.3",
+    DELL_OS10: "1.3.6.1.4.1.674.11000.5000.200.1.1.8.1.3",
+}
 # state column -> the peer identifier (router id) column of the same table
 IDENTIFIER_COLUMNS = {
     BGP4: "1.3.6.1.2.1.15.3.1.1",
@@ -289,8 +295,8 @@ def received_in_recording(recording: str, table: str, index: str) -> int:
     if table == NOKIA:
         oper = "1.3.6.1.4.1.6527.3.1.2.14.4.8.1"
         return sum(int(column(recording, f"{oper}.{c}")[index]) for c in (5, 27, 13, 40))
-    assert table == ARISTA, (recording, table, "received prefixes from an unknown table")
-    gauges = column(recording, "1.3.6.1.4.1.30065.4.1.1.8.1.3")
+    assert table in V2_GAUGES, (recording, table, "received prefixes from an unknown table")
+    gauges = column(recording, V2_GAUGES[table])
     return sum(int(v) for i, v in gauges.items() if i.rsplit(".", 2)[0] == index)
 
 

@@ -73,6 +73,9 @@ PETH_MAIN_PSE_POWER = "1.3.6.1.2.1.105.1.3.1.1.2."  # pethMainPsePower (the PoE 
 PETH_MAIN_PSE_CONSUMPTION = "1.3.6.1.2.1.105.1.3.1.1.4."
 ENTITY_SENSOR_VALUE = "1.3.6.1.2.1.99.1.1.1.4."
 JNX_DOM = "1.3.6.1.4.1.2636.3.60.1.1.1.1"  # jnxDomCurrentTable
+DELL_VLT_LOCAL = "1.3.6.1.4.1.6027.3.17.1.3.1.3."  # dellNetVLTDetailLocalStatus
+DELL_VLT_PEER = "1.3.6.1.4.1.6027.3.17.1.3.1.4."  # dellNetVLTDetailPeerStatus
+DELL_OPTICS = "1.3.6.1.4.1.6027.3.11.1.3.1.1"  # dellNetIfTransceiverDataTable
 JNX_DOM_LANE = "1.3.6.1.4.1.2636.3.60.1.2.1.1"  # jnxDomCurrentLaneTable
 
 # LibreNMS sensor_oid prefix -> why we do not publish it.
@@ -114,6 +117,19 @@ EXTRA: dict[str, tuple[str, Callable[[Record], bool]]] = {
         "lists no PoE sensor for it",
         lambda r: raw_at(r, PETH_MAIN_PSE_CONSUMPTION, PETH_MAIN_PSE_POWER) == 0,
     ),
+    DELL_VLT_LOCAL: (
+        "a VLT port-channel down on both peers (dellNetVLTDetailPeerStatus down(0)): "
+        "LibreNMS's OS9 definition skips it; we publish its local status (down)",
+        lambda r: raw_at(r, DELL_VLT_LOCAL, DELL_VLT_PEER) == 0,
+    ),
+    **{
+        f"{DELL_OPTICS}.{column}.": (
+            "Dell OS9 transceiver laser bias of exactly 0 mA (laser off): LibreNMS's "
+            "definition skips it",
+            lambda r: float(snmprec(r.device).get(str(r.fields["source_oid"])) or b"nan") == 0,
+        )
+        for column in (18, 19, 20, 21)
+    },
     "1.3.6.1.4.1.2636.3.60.1.1.1.1.25.": (
         "JUNIPER-DOM module voltage: not in LibreNMS's Junos definition",
         lambda _r: True,
@@ -149,6 +165,13 @@ STATE_NAMES_DIFFER = {
         "LibreNMS's own labels In Sync/Out Of Sync (MIB: synchronized/unsynchronized)"
     ),
     "fgVpnSslState": "LibreNMS capitalises them (MIB FnBoolState: disabled/enabled)",
+    **dict.fromkeys(
+        ("os10PowerSupplyOperStatus", "os10FanTrayOperStatus", "os10FanOperStatus"),
+        "LibreNMS's own labels normal/abnormal (MIB Os10CmnOperStatus: up/down/...)",
+    ),
+    "dellNetVLTRole": "LibreNMS capitalises them (MIB: standAlone/primary/secondary)",
+    "dellNetVLTIclStatus": "LibreNMS's own labels up/down... (MIB: linkUp/linkDown/...)",
+    "dellNetVLTIclBwStatus": "LibreNMS's own labels <80%/>80% (MIB: below/abovethreshold)",
 }
 # LibreNMS state tables graded otherwise: state name -> (reason, {state: our status}).
 STATUS_DIFFERS = {
@@ -339,6 +362,8 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
         shared = words(f["description"]) & words(row["sensor_descr"])
         tally.check(bool(shared), src, "description", f["description"], row["sensor_descr"])
     if "if_index" in r.tags:
+        if row["entPhysicalIndex"] is None:
+            return  # LibreNMS does not say which port (e.g. Dell OS9 optics)
         want = str(row["entPhysicalIndex"])
         tally.check(r.tags["if_index"] == want, src, "if_index", r.tags["if_index"], want)
     elif (
