@@ -43,6 +43,8 @@ IDENTITY = {
     "arista_eos": ("Arista", "EOS"),
     "timos": ("Nokia", "SR OS"),
     "vrp": ("Huawei", "VRP"),
+    "ciena-saos": ("Ciena", "SAOS"),
+    "zxr10": ("ZTE", "ZXR10"),
     "linux": (None, "Linux"),
     "generic": (None, None),
 }
