@@ -70,8 +70,8 @@ def test_saos_identity_from_sysdescr_else_the_products_mib() -> None:
     # a SAOS 6 box whose sysDescr names no model: WWP-PRODUCTS-MIB names it
     f = system("ciena-saos", "1.3.6.1.4.1.6141.1.77", "Ciena 3920 saos-06-16-00-0231")
     assert (f["model"], f["os_version"]) == ("cn3920", "06-16-00-0231")
-    f = system("ciena-saos", "1.3.6.1.4.1.1271.1.2.3", "no model")
-    assert f["model"] == "ome6500" and "os_version" not in f
+    f = system("ciena-saos", "1.3.6.1.4.1.1271.1.2.6", "no model")
+    assert f["model"] == "pn8700-2" and "os_version" not in f
 
 
 def test_zxr10_identity_from_sysdescr_else_zxr10_system_version() -> None:
