@@ -101,6 +101,18 @@ def no_light(r: Record) -> bool:
     )
 
 
+CIENA_XCVR = "1.3.6.1.4.1.1271.2.1.9.1.1.1.1"  # cienaCesPortXcvrTable
+# source_oid prefix -> why our value is left out where LibreNMS shows 0: the MIB
+# object's range excludes 0, which the device returns when it has no reading.
+NO_READING = {
+    f"{CIENA_XCVR}.{column}.": (
+        "cienaCesPortXcvr temperature, Vcc, bias, rx/tx power are INTEGER (1..65535): "
+        "0 (an empty cage, a value the module does not report) is no reading; "
+        "LibreNMS shows it as 0"
+    )
+    for column in (3, 4, 5, 6, 35)
+}
+
 # our source_oid prefix -> (why LibreNMS does not list such a sensor of ours, when)
 EXTRA: dict[str, tuple[str, Callable[[Record], bool]]] = {
     ENTITY_SENSOR_VALUE: (
@@ -254,6 +266,19 @@ def pick(rows: list[dict[str, Any]], r: Record) -> dict[str, Any]:
     return d if r.fields.get("unit") == "dbm" else w
 
 
+def as_dbm(row: dict[str, Any], r: Record) -> dict[str, Any]:
+    """LibreNMS lists some optical power read in watts only as ``power`` (W); ours
+    is the same reading as ``rx_power`` / ``tx_power`` in dBm: compare it with
+    LibreNMS's reading and thresholds converted (0 W is -60 dBm to LibreNMS)."""
+    if row["sensor_class"] != "power" or r.fields.get("unit") != "dbm":
+        return row
+    out = dict(row, sensor_class="dbm", sensor_current=librenms_dbm(row["sensor_current"]))
+    for key in LIMITS:
+        if row[key] is not None:
+            out[key] = librenms_dbm(row[key])
+    return out
+
+
 def compared_fields(row: dict[str, Any]) -> list[str]:
     """What :func:`compare` compares for a LibreNMS row (a row we lack misses them all)."""
     src = row["sensor_oid"].lstrip(".")
@@ -288,7 +313,7 @@ def compare_sensors(out: PollOutcome, recording: str) -> Tally:
                     src, compared_fields(same_oid[0]), {"class": same_oid[0]["sensor_descr"]}
                 )
             continue
-        compare(tally, pick(same_oid, r), r, states)
+        compare(tally, as_dbm(pick(same_oid, r), r), r, states)
     raw = snmprec(recording)
     compared = "sensors" in librenms_json(recording)
     if not compared:
@@ -334,6 +359,13 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
         # LibreNMS displays, as a number, what the device meant as no reading:
         # leaving it out, with the reason, is the right answer.
         tally.check(True, src, "value", None, row["sensor_current"])
+    elif (
+        value is None
+        and r.absent.get("value")
+        and row["sensor_current"] == 0
+        and any(src.startswith(p) for p in NO_READING)
+    ):
+        tally.check(True, src, "value", None, 0)  # NO_READING: the MIB's range excludes 0
     else:
         ok = value is not None and abs(value - row["sensor_current"]) <= tol
         tally.check(ok, src, "value", value, row["sensor_current"])
@@ -346,7 +378,14 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
         same = mine is not None and abs(mine - theirs) <= tolerance(cls, theirs, threshold=True)
         tally.check(same or librenms_default(row, key, r), src, ours_key, mine, theirs)
     if cls == "state":
-        state = states[(row["state_name"], int(row["sensor_current"]))]
+        state = states.get((row["state_name"], int(row["sensor_current"])))
+        if state is None:
+            # a value outside the MIB's enumeration (LibreNMS has no name for it):
+            # ours is the raw code, with no status grade
+            raw = int(row["sensor_current"])
+            tally.check(f.get("state") == raw, src, "state", f.get("state"), raw)
+            tally.check(f.get("status") is None, src, "status", f.get("status"), None)
+            return
         if row["state_name"] not in STATE_NAMES_DIFFER:
             tally.check(
                 f.get("state") == state["state_descr"],

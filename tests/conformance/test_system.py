@@ -46,6 +46,8 @@ IDENTITY = {
     "dnos": ("Dell", "OS9"),
     "dell-os10": ("Dell", "OS10"),
     "fortigate": ("Fortinet", "FortiOS"),
+    "ciena-saos": ("Ciena", "SAOS"),
+    "zxr10": ("ZTE", "ZXR10"),
     "linux": (None, "Linux"),
     "generic": (None, None),
 }
