@@ -44,6 +44,10 @@ IDENTITY = {
     "timos": ("Nokia", "SR OS"),
     "vrp": ("Huawei", "VRP"),
     "linux": (None, "Linux"),
+    "procurve": ("HPE", "ArubaOS-Switch"),
+    "comware": ("HPE", "Comware"),
+    "arubaos-cx": ("HPE", "ArubaOS-CX"),
+    "panos": ("Palo Alto Networks", "PAN-OS"),
     "generic": (None, None),
 }
 # LibreNMS's labels for Linux machine types (uname -m)
