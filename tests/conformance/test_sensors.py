@@ -146,6 +146,11 @@ EXTRA: dict[str, tuple[str, Callable[[Record], bool]]] = {
         "JUNIPER-DOM module voltage: not in LibreNMS's Junos definition",
         lambda _r: True,
     ),
+    "1.3.6.1.4.1.25506.2.70.1.1.1.": (
+        "HH3C-TRANSCEIVER-INFO-MIB digital diagnostics: LibreNMS lists these modules "
+        "(ddm 1) in its transceivers result but no sensors of theirs",
+        lambda _r: True,
+    ),
     **{
         f"{table}.{column}.": (
             "JUNIPER-DOM laser rx/tx power or bias (module or lane) of exactly 0 (no "
@@ -184,9 +189,22 @@ STATE_NAMES_DIFFER = {
     "dellNetVLTRole": "LibreNMS capitalises them (MIB: standAlone/primary/secondary)",
     "dellNetVLTIclStatus": "LibreNMS's own labels up/down... (MIB: linkUp/linkDown/...)",
     "dellNetVLTIclBwStatus": "LibreNMS's own labels <80%/>80% (MIB: below/abovethreshold)",
+    "arubaWiredVsxIslOperState": "LibreNMS spells the MIB's names apart (MIB: init/outSync/inSync)",
+    "entStateOper": (
+        "LibreNMS labels ENTITY-STATE-MIB's operational state with its own names "
+        "(notPresent/unknown/ok/failed); the MIB's EntityOperState is unknown/disabled/enabled/testing"
+    ),
 }
 # LibreNMS state tables graded otherwise: state name -> (reason, {state: our status}).
 STATUS_DIFFERS = {
+    **{
+        name: (
+            "PAN-OS HA: a passive firewall is the healthy standby of an active/passive "
+            "pair: we grade it ok, LibreNMS unknown",
+            {"passive": "ok"},
+        )
+        for name in ("panSysHAState", "panSysHAPeerState")
+    },
     "jnxYellowAlarmState": (
         "a Juniper yellow alarm is a minor alarm: we grade 'on' warning, LibreNMS critical",
         {"on": "warning"},

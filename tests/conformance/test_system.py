@@ -49,6 +49,10 @@ IDENTITY = {
     "ciena-saos": ("Ciena", "SAOS"),
     "zxr10": ("ZTE", "ZXR10"),
     "linux": (None, "Linux"),
+    "procurve": ("HPE", "ArubaOS-Switch"),
+    "comware": ("HPE", "Comware"),
+    "arubaos-cx": ("HPE", "ArubaOS-CX"),
+    "panos": ("Palo Alto Networks", "PAN-OS"),
     "generic": (None, None),
 }
 # LibreNMS's labels for Linux machine types (uname -m)
