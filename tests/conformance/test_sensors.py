@@ -318,7 +318,14 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
         same = mine is not None and abs(mine - theirs) <= tolerance(cls, theirs, threshold=True)
         tally.check(same or librenms_default(row, key, r), src, ours_key, mine, theirs)
     if cls == "state":
-        state = states[(row["state_name"], int(row["sensor_current"]))]
+        state = states.get((row["state_name"], int(row["sensor_current"])))
+        if state is None:
+            # a value outside the MIB's enumeration (LibreNMS has no name for it):
+            # ours is the raw code, with no status grade
+            raw = int(row["sensor_current"])
+            tally.check(f.get("state") == raw, src, "state", f.get("state"), raw)
+            tally.check(f.get("status") is None, src, "status", f.get("status"), None)
+            return
         if row["state_name"] not in STATE_NAMES_DIFFER:
             tally.check(
                 f.get("state") == state["state_descr"],

@@ -43,6 +43,8 @@ IDENTITY = {
     "arista_eos": ("Arista", "EOS"),
     "timos": ("Nokia", "SR OS"),
     "vrp": ("Huawei", "VRP"),
+    "ironware": ("Brocade", "IronWare"),
+    "voss": ("Extreme", "VOSS"),
     "linux": (None, "Linux"),
     "generic": (None, None),
 }
