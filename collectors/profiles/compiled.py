@@ -37,6 +37,7 @@ from collectors.profiles.convert import (
     enum,
     sentinel,
     with_regex,
+    with_text_regex,
     x_enum,
 )
 from collectors.profiles.schema import Condition, DatasetSpec, FieldSpec, IndexSpec, TableSpec
@@ -235,6 +236,8 @@ def _compile_field(
             conv = enum(enums[spec.enum], spec.enum)
         else:
             conv = CONV[spec.type or "int"]
+            if spec.regex is not None:
+                conv = with_text_regex(conv, re.compile(spec.regex))
         return _Field(
             name,
             is_tag,

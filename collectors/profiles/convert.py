@@ -177,6 +177,22 @@ def with_regex(conv: Callable[[Value], object], rx: re.Pattern[str]) -> Callable
     return run
 
 
+def with_text_regex(
+    conv: Callable[[Value], object], rx: re.Pattern[str]
+) -> Callable[[Value], object]:
+    """An SNMP value read as text: the first group of ``rx`` converted by ``conv``
+    (as a DisplayString); no match is no value, with the reason."""
+
+    def run(v: Value) -> object:
+        text = v.decode("utf-8", "replace").rstrip("\x00") if isinstance(v, bytes) else str(v)
+        m = rx.search(text)
+        if m is None:
+            return NoCode(f"no reading: {text!r} does not match {rx.pattern!r}")
+        return conv(m.group(1).encode())
+
+    return run
+
+
 CONV: dict[str, Callable[[Value], object]] = {
     "int": _int,
     "float": _float,

@@ -71,7 +71,11 @@ keyed by text); a value the conversion refuses is left out and reported.
 ``ip`` (IpAddress, or an InetAddress's 4 or 16 octets, as IPv4/IPv6 text),
 ``enum`` (then ``enum`` names a table in ``enums/``; tables may map to names
 or numbers).  ``scale`` multiplies numbers (one entry, or one per ``oid``);
-``nonzero`` treats 0 as absent so the next ``oid`` is tried; ``absent`` lists
+``regex`` on an ``oid`` field (with ``type: float`` or ``text``) reads a
+DisplayString that carries a number with text around it (``"-002.7140 dBm:
+Normal"``): the value as text, its first group converted by ``type``; no match
+is no value, said in ``absent``.  ``nonzero`` treats 0 as absent so the next
+``oid`` is tried; ``absent`` lists
 other raw values that mean "no value" (sentinels such as -1, "" or +-10^9),
 treated the same way: every value of the list counts, matched against the value
 as sent (octets as text) and as converted, and a field left without a value by
@@ -172,7 +176,10 @@ class FieldSpec(_Strict):
         if self.source is not None and self.regex is None and self.type != "enum":
             raise ValueError("from goes with regex, or with type enum (a lookup)")
         if self.regex is not None and self.source is None and self.path is None:
-            raise ValueError("regex goes with from or path")
+            if self.oid is None:
+                raise ValueError("regex goes with from, path or oid")
+            if self.type not in ("float", "text"):
+                raise ValueError("regex on an oid needs type float or text")
         if self.index_from is not None and self.oid is None and self.path is None:
             raise ValueError("index_from goes with oid or path")
         if self.absent is not None and self.oid is None and self.path is None:

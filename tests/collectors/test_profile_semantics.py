@@ -241,3 +241,23 @@ def test_absent_travels_in_the_record_and_does_not_change_its_id() -> None:
     assert record_id(rec) == record_id(msgspec.structs.replace(rec, absent={}))
     old = msgspec.json.encode(msgspec.structs.replace(rec, absent={})).replace(b'"absent":{},', b"")
     assert msgspec.json.decode(old, type=Record).absent == {}  # a payload without it still reads
+
+
+def test_a_number_inside_a_display_string_is_read_by_regex_and_a_miss_says_why() -> None:
+    # FOUNDRY-SN-SWITCH-GROUP-MIB optics: "xxx.yyyy dBm" followed by the alarm state
+    ds = compiled(
+        "sensors",
+        "tables:\n  t:\n    index_tag: sensor_index\n    fields:\n"
+        "      value: {oid: 1.1.2, type: float, regex: '^\\s*(-?[0-9.]+) dBm'}\n"
+        "      description: {oid: 1.1.2, type: text, regex: ':\\s*(\\S+)'}\n",
+    )
+    row = one(ds, {"1.1.2": b"-002.7140 dBm: Normal"})
+    assert row.fields == {"value": -2.714, "description": "Normal"}
+    row = one(ds, {"1.1.2": b"N/A"})
+    assert row.fields == {}
+    assert row.absent["value"] == "no reading: 'N/A' does not match '^\\\\s*(-?[0-9.]+) dBm'"
+
+
+def test_a_regex_on_an_oid_needs_a_type_that_reads_text() -> None:
+    with pytest.raises(ValueError, match="type float or text"):
+        compiled("sensors", "tables:\n  t:\n    fields:\n      v: {oid: 1.1.2, regex: '(\\d+)'}\n")

@@ -48,6 +48,8 @@ IDENTITY = {
     "fortigate": ("Fortinet", "FortiOS"),
     "ciena-saos": ("Ciena", "SAOS"),
     "zxr10": ("ZTE", "ZXR10"),
+    "ironware": ("Brocade", "IronWare"),
+    "voss": ("Extreme", "VOSS"),
     "linux": (None, "Linux"),
     "procurve": ("HPE", "ArubaOS-Switch"),
     "comware": ("HPE", "Comware"),
