@@ -83,7 +83,8 @@ CISCO = "1.3.6.1.4.1.9.9.187.1.2.5.1.3"
 JUNIPER = "1.3.6.1.4.1.2636.5.1.1.2.1.1.1.2"
 ARISTA = "1.3.6.1.4.1.30065.4.1.1.2.1.13"
 NOKIA = "1.3.6.1.4.1.6527.3.1.2.14.4.7.1.59"
-STATE_COLUMNS = (BGP4, CISCO, JUNIPER, ARISTA, NOKIA)
+CUMULUS = "1.3.6.1.4.1.40310.4.3.1.1.2"  # CUMULUS-BGPUN-MIB bgpPeerState
+STATE_COLUMNS = (BGP4, CISCO, JUNIPER, ARISTA, NOKIA, CUMULUS)
 # state column -> the peer identifier (router id) column of the same table
 IDENTIFIER_COLUMNS = {
     BGP4: "1.3.6.1.2.1.15.3.1.1",

@@ -144,6 +144,10 @@ THRESHOLDS_DIFFER = {
 # LibreNMS state tables labelled with another MIB's names (value -> LibreNMS's name is wrong).
 STATE_NAMES_DIFFER = {
     "cswStackPortOperStatus": "LibreNMS labels it with CISCO-ENVMON's names (MIB: up/down/forcedDown)",
+    "cumulus_hardware_state": (
+        "LibreNMS labels entPhySensorOperStatus OK/UNAVAILABLE/FAILED (MIB: "
+        "ok/unavailable/nonoperational)"
+    ),
 }
 # LibreNMS state tables graded otherwise: state name -> (reason, {state: our status}).
 STATUS_DIFFERS = {

@@ -43,6 +43,9 @@ IDENTITY = {
     "arista_eos": ("Arista", "EOS"),
     "timos": ("Nokia", "SR OS"),
     "vrp": ("Huawei", "VRP"),
+    "routeros": ("MikroTik", "RouterOS"),
+    "edgeos": ("Ubiquiti", "EdgeOS"),
+    "cumulus": ("Cumulus Networks", "Cumulus Linux"),
     "linux": (None, "Linux"),
     "generic": (None, None),
 }
