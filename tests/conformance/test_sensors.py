@@ -194,6 +194,10 @@ STATE_NAMES_DIFFER = {
         "LibreNMS labels ENTITY-STATE-MIB's operational state with its own names "
         "(notPresent/unknown/ok/failed); the MIB's EntityOperState is unknown/disabled/enabled/testing"
     ),
+    "cumulus_hardware_state": (
+        "LibreNMS labels entPhySensorOperStatus OK/UNAVAILABLE/FAILED (MIB: "
+        "ok/unavailable/nonoperational)"
+    ),
 }
 # LibreNMS state tables graded otherwise: state name -> (reason, {state: our status}).
 STATUS_DIFFERS = {
