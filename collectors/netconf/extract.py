@@ -23,7 +23,8 @@ from bus.records import Provenance, Record
 from collectors import __version__
 from collectors.driver import records_from_rows
 from collectors.profiles import Profile, ProfileSet
-from collectors.profiles.compiled import Columns, CompiledDataset, XmlSource
+from collectors.profiles.compiled import Columns, CompiledDataset
+from collectors.profiles.fields import XmlSource
 from collectors.values import Value
 
 SHIPPED = Path(__file__).parent / "profiles"
