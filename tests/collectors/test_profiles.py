@@ -271,9 +271,37 @@ def test_ucd_and_nokia_memory_without_a_recording() -> None:
     timos = ps.profiles["timos"].datasets["health"]
     sgi = {"1.3.6.1.4.1.6527.3.1.2.1.1.1": 7, "1.3.6.1.4.1.6527.3.1.2.1.1.10": 300}
     sgi["1.3.6.1.4.1.6527.3.1.2.1.1.11"] = 100  # pool allocated (used)
-    cpu, mem = (r[1] for r in timos.build({k: {"0": v} for k, v in sgi.items()}, {}))
-    assert cpu["cpu_util_pct"] == 7.0 and mem["memory_total_octets"] == 400 * 1024
-    assert mem["memory_util_pct"] == 25.0
+    built = timos.build({k: {"0": v} for k, v in sgi.items()}, {})
+    cpu, mem = (r[1] for r in built)
+    # sgiKbMemory*: "kilobytes" of 1000 octets (the agent's byte twins agree)
+    assert cpu["cpu_util_pct"] == 7.0 and mem["memory_total_octets"] == 400 * 1000
+    assert mem["memory_util_pct"] == 25.0 and built[0][0]["component_index"] == "0"
+
+
+def test_nokia_ddm_units_and_multi_lane_optics() -> None:
+    """TIMETRA-PORT-MIB DDM in the MIB's units: power 0.1 uW as dBm (0: no light,
+    no value), bias 2 uA, temperature 1/256 C; a multi-lane optic's bias and
+    power come from its lanes, not from its module row (which reads 0)."""
+    sensors = ProfileSet().profiles["timos"].datasets["sensors"]
+    ddm, lane = "1.3.6.1.4.1.6527.3.1.2.2.4.31.1", "1.3.6.1.4.1.6527.3.1.2.2.4.66.1"
+    cols = {f"{ddm}.1": {"1.10": 5734, "1.20": 6400}, f"{ddm}.5": {"1.10": 20480}}
+    cols |= {f"{ddm}.11": {"1.10": 2565, "1.20": 0}, f"{ddm}.21": {"1.10": 790, "1.20": 0}}
+    cols |= {f"{ddm}.16": {"1.10": 0, "1.20": 0}, f"{lane}.7": {"1.20.1": 22861, "1.20.2": 20000}}
+    cols |= {f"{lane}.17": {"1.20.1": 15853}, f"{lane}.11": {"1.20.1": 45000}}
+    rows = {
+        (t["sensor_class"], t["sensor_index"]): (f, a) for t, f, _, a in sensors.build(cols, {})
+    }
+    temp, _ = rows[("temperature", "1.10")]
+    assert temp["value"] == 5734 / 256 and temp["high_critical"] == 80.0
+    assert rows[("current", "1.10")][0]["value"] == 2565 / 500000
+    assert round(rows[("rx_power", "1.10")][0]["value"], 3) == -11.024
+    assert "value" not in rows[("tx_power", "1.10")][0]  # 0: no light
+    assert ("current", "1.20") not in rows and ("rx_power", "1.20") not in rows
+    assert ("temperature", "1.20") in rows
+    bias = rows[("current", "1.20.1")][0]
+    assert bias["value"] == 22861 / 500000 and bias["high_critical"] == 45000 / 500000
+    assert round(rows[("rx_power", "1.20.1")][0]["value"], 3) == 2.001
+    assert rows[("current", "1.20.2")][0]["value"] == 0.04
 
 
 def test_sysdescr_splits_a_family_and_never_drops_a_known_vendor(tmp_path: Path) -> None:
