@@ -43,6 +43,7 @@ IDENTITY = {
     "arista_eos": ("Arista", "EOS"),
     "timos": ("Nokia", "SR OS"),
     "vrp": ("Huawei", "VRP"),
+    "aos7": ("Alcatel-Lucent Enterprise", "AOS"),
     "linux": (None, "Linux"),
     "generic": (None, None),
 }
