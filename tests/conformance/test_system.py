@@ -53,6 +53,7 @@ IDENTITY = {
     "routeros": ("MikroTik", "RouterOS"),
     "edgeos": ("Ubiquiti", "EdgeOS"),
     "cumulus": ("Cumulus Networks", "Cumulus Linux"),
+    "aos7": ("Alcatel-Lucent Enterprise", "AOS"),
     "linux": (None, "Linux"),
     "procurve": ("HPE", "ArubaOS-Switch"),
     "comware": ("HPE", "Comware"),
