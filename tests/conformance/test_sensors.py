@@ -113,6 +113,17 @@ NO_READING = {
     for column in (3, 4, 5, 6, 35)
 }
 
+TIMETRA_DDM = (  # TIMETRA-PORT-MIB tmnxDDMTable and tmnxDDMLaneTable
+    "1.3.6.1.4.1.6527.3.1.2.2.4.31.1.",
+    "1.3.6.1.4.1.6527.3.1.2.2.4.66.1.",
+)
+
+
+def admin_down(r: Record) -> bool:
+    """Is the port a sensor of ours measures administratively down (ifAdminStatus 2)?"""
+    return snmprec(r.device).get(f"1.3.6.1.2.1.2.2.1.7.{r.tags.get('if_index')}") == 2
+
+
 # our source_oid prefix -> (why LibreNMS does not list such a sensor of ours, when)
 EXTRA: dict[str, tuple[str, Callable[[Record], bool]]] = {
     ENTITY_SENSOR_VALUE: (
@@ -142,6 +153,14 @@ EXTRA: dict[str, tuple[str, Callable[[Record], bool]]] = {
         )
         for column in (18, 19, 20, 21)
     },
+    **{
+        table: (
+            "TIMETRA-PORT-MIB optics of a port that is admin down (ifAdminStatus 2): the "
+            "module still reports them; LibreNMS's SR OS definition skips the port",
+            admin_down,
+        )
+        for table in TIMETRA_DDM
+    },
     "1.3.6.1.4.1.2636.3.60.1.1.1.1.25.": (
         "JUNIPER-DOM module voltage: not in LibreNMS's Junos definition",
         lambda _r: True,
@@ -161,6 +180,32 @@ EXTRA: dict[str, tuple[str, Callable[[Record], bool]]] = {
         for column in columns
     },
 }
+
+# source_oid prefix -> why LibreNMS's number for a laser bias is ours x 1000: its
+# definition divides the MIB's unit down to milliamperes and files the result
+# as class current, whose unit is the ampere (4.466 "A" for 4.466 mA).
+AOS_DDM_BIAS = "1.3.6.1.4.1.6486.801.1.2.1.5.1.1.2.6.1.12."  # ddmPortTxBiasCurrent
+LIBRENMS_MILLIAMPS = {
+    AOS_DDM_BIAS: "ALCATEL-IND1-PORT-MIB ddmPortTxBiasCurrent (thousandths of a mA)",
+    **{
+        f"{DELL_OPTICS}.{column}.": "Dell OS9 dellNetIfTransTransmitBiasCurrentLane1-4 (mA)"
+        for column in (18, 19, 20, 21)
+    },
+}
+
+
+def librenms_scale(src: str) -> float:
+    """What LibreNMS's number is, in ours (1000 where it shows mA as A)."""
+    return 1000.0 if any(src.startswith(p) for p in LIBRENMS_MILLIAMPS) else 1.0
+
+
+def same_label(ours: Any, theirs: Any) -> bool:
+    """A state's name as LibreNMS shows it: its tables capitalise some of the
+    MIB's enum labels ("Up" for up(1)); case is display, the label is the same."""
+    if isinstance(ours, str) and isinstance(theirs, str):
+        return ours.lower() == theirs.lower()
+    return bool(ours == theirs)
+
 
 # (source_oid prefix, threshold) where both sides have a threshold and differ.
 THRESHOLDS_DIFFER = {
@@ -185,6 +230,15 @@ STATE_NAMES_DIFFER = {
     **dict.fromkeys(
         ("os10PowerSupplyOperStatus", "os10FanTrayOperStatus", "os10FanOperStatus"),
         "LibreNMS's own labels normal/abnormal (MIB Os10CmnOperStatus: up/down/...)",
+    ),
+    **dict.fromkeys(
+        (
+            "tmnxChassisCriticalLEDState",
+            "tmnxChassisMajorLEDState",
+            "tmnxChassisMinorLEDState",
+            "tmnxChassisOverTempState",
+        ),
+        "LibreNMS drops the MIB's enum prefix (TmnxLEDState ledOff -> Off, stateOk -> Ok)",
     ),
     "dellNetVLTRole": "LibreNMS capitalises them (MIB: standAlone/primary/secondary)",
     "dellNetVLTIclStatus": "LibreNMS's own labels up/down... (MIB: linkUp/linkDown/...)",
@@ -389,7 +443,8 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
     ):
         tally.check(True, src, "value", None, 0)  # NO_READING: the MIB's range excludes 0
     else:
-        ok = value is not None and abs(value - row["sensor_current"]) <= tol
+        k = librenms_scale(src)
+        ok = value is not None and abs(value * k - row["sensor_current"]) <= tol
         tally.check(ok, src, "value", value, row["sensor_current"])
     for key, ours_key in LIMITS.items():
         theirs, mine = row[key], f.get(ours_key)
@@ -397,7 +452,8 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
             continue  # LibreNMS has none (we may: e.g. a PoE budget), or a known disagreement
         if mine is None and refused(f, r.absent.get(ours_key), theirs, ours_key):
             continue
-        same = mine is not None and abs(mine - theirs) <= tolerance(cls, theirs, threshold=True)
+        mine_k = None if mine is None else mine * librenms_scale(src)
+        same = mine_k is not None and abs(mine_k - theirs) <= tolerance(cls, theirs, threshold=True)
         tally.check(same or librenms_default(row, key, r), src, ours_key, mine, theirs)
     if cls == "state":
         state = states.get((row["state_name"], int(row["sensor_current"])))
@@ -410,7 +466,7 @@ def compare(tally: Tally, row: dict[str, Any], r: Record, states: dict[Any, Any]
             return
         if row["state_name"] not in STATE_NAMES_DIFFER:
             tally.check(
-                f.get("state") == state["state_descr"],
+                same_label(f.get("state"), state["state_descr"]),
                 src,
                 "state",
                 f.get("state"),
