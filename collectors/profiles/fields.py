@@ -158,6 +158,13 @@ class XmlSource:
 Enums = dict[str, dict[int | str, str | int | float]]
 
 
+def _table(name: str, spec: FieldSpec, enums: Enums) -> tuple[dict[int | str, Any], str]:
+    """The enum table a field names, and its name; an unknown one fails the load."""
+    if spec.enum not in enums:
+        raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
+    return enums[spec.enum], spec.enum
+
+
 def compile_field(
     name: str,
     is_tag: bool,
@@ -168,9 +175,7 @@ def compile_field(
 ) -> CompiledField:
     if spec.path is not None:
         if spec.type == "enum":
-            if spec.enum not in enums:
-                raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
-            conv = x_enum(enums[spec.enum], spec.enum)
+            conv = x_enum(*_table(name, spec, enums))
         else:
             conv = XCONV[spec.type or "text"]
         if spec.regex is not None:
@@ -194,9 +199,7 @@ def compile_field(
         )
     if spec.oid is not None:
         if spec.type == "enum":
-            if spec.enum not in enums:
-                raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
-            conv = enum(enums[spec.enum], spec.enum)
+            conv = enum(*_table(name, spec, enums))
         else:
             conv = CONV[spec.type or "int"]
             if spec.regex is not None:
@@ -221,9 +224,7 @@ def compile_field(
     if spec.source is not None:
         lookup = None
         if spec.type == "enum":
-            if spec.enum not in enums:
-                raise ValueError(f"field {name}: unknown enum table {spec.enum!r}")
-            lookup = x_enum(enums[spec.enum], spec.enum)
+            lookup = x_enum(*_table(name, spec, enums))
         rx = re.compile(spec.regex) if spec.regex is not None else None
         return CompiledField(name, is_tag, "regex", ref=spec.source, regex=rx, lookup=lookup)
     if spec.expr is not None:
