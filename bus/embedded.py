@@ -139,7 +139,10 @@ class EmbeddedProducer(AsyncService):
             raise BusError("embedded producer is not started")
         return self._worker
 
-    async def ensure_topic(self, topic: str) -> int:
+    async def ensure_topic(self, topic: str, *, compact: bool = False) -> int:
+        # ``compact`` is accepted for the interface's sake: the embedded bus
+        # keeps every message until retention, and readers of a state topic
+        # take the latest message per key (bus.api.Producer.ensure_topic).
         known = self._topics.get(topic)
         if known is None:
             _check_topic(topic)
