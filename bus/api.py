@@ -118,8 +118,10 @@ class Consumer(Protocol):
     async def getmany(self, timeout_ms: int = 1000, max_records: int = 10_000) -> list[BusMessage]:
         """Up to ``max_records`` messages from owned partitions; waits up to ``timeout_ms``."""
 
-    async def commit(self) -> None:
-        """Commit the position after the last message returned by :meth:`getmany`."""
+    async def commit(self, offsets: dict[tuple[str, int], int] | None = None) -> None:
+        """Commit the position after the last message returned by :meth:`getmany`
+        (or ``offsets``: (topic, partition) -> next offset to read), for the
+        partitions this member still owns."""
 
     def assignment(self) -> set[tuple[str, int]]:
         """Partitions this member owns now."""

@@ -295,9 +295,11 @@ class EmbeddedConsumer(AsyncService):
         pattern: str | None = None,
         client_id: str = "netfeed",
         from_beginning: bool = True,
+        start_at_ms: int | None = None,
     ) -> None:
         if (topics is None) == (pattern is None):
             raise ValueError("give exactly one of topics or pattern")
+        self._start_at_ms = start_at_ms
         self._cfg = settings.embedded
         self._group = group
         self._sub = (
@@ -400,6 +402,10 @@ class EmbeddedConsumer(AsyncService):
                     continue
                 tid = topics[tp[0]][0]
                 got = None if self._group is None else store.committed(self._group, tid, tp[1])
+                if got is None and self._start_at_ms is not None:
+                    got = store.offset_for_time(tid, tp[1], self._start_at_ms)
+                    if got is None:  # nothing at or after the time yet: from the end
+                        got = hw.get((tid, tp[1]), 0)
                 if got is None:
                     got = 0 if self._from_beginning else hw.get((tid, tp[1]), 0)
                 pos[tp] = got
@@ -441,13 +447,17 @@ class EmbeddedConsumer(AsyncService):
                 return msgs
             await asyncio.sleep(min(left, self._cfg.poll_interval_ms / 1000))
 
-    async def commit(self) -> None:
-        """Commit positions after the last messages returned, for partitions this
-        member still owns when the commit runs (checked in the same transaction)."""
-        if self._group is None or not self._uncommitted:
+    async def commit(self, offsets: dict[TP, int] | None = None) -> None:
+        """Commit positions after the last messages returned (or ``offsets``:
+        partition -> next offset to read), for partitions this member still
+        owns when the commit runs (checked in the same transaction)."""
+        if self._group is None:
+            return
+        if offsets is None:
+            offsets = dict(self._uncommitted)
+        if not offsets:
             return
         worker, _ = self._live()
-        offsets = dict(self._uncommitted)
         done = await worker.run(self._commit_sync, offsets)
         for tp in done:
             if self._uncommitted.get(tp) == offsets[tp]:

@@ -240,6 +240,15 @@ class Store:
             (tid, part, start, limit),
         ).fetchall()
 
+    def offset_for_time(self, tid: int, part: int, at_ms: int) -> int | None:
+        """The first offset whose timestamp is at or after ``at_ms`` (Kafka's
+        offsets-for-times); None when every kept message is older."""
+        got = self._conn.execute(
+            "SELECT MIN(off) FROM messages WHERE topic_id=? AND part=? AND timestamp_ms>=?",
+            (tid, part, at_ms),
+        ).fetchone()
+        return None if got is None or got[0] is None else int(got[0])
+
     def expire(self, cutoff_ms: int, stop: threading.Event, chunk: int = 20_000) -> int:
         """Delete, per partition, the prefix of the log older than ``cutoff_ms``.
 

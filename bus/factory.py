@@ -25,11 +25,14 @@ def make_consumer(
     pattern: str | None = None,
     client_id: str = "netfeed",
     from_beginning: bool = True,
+    start_at_ms: int | None = None,
 ) -> Consumer:
     """A consumer of ``topics`` (exact names) or ``pattern`` (regex, topics created
     later are picked up).  ``group=None`` reads without a group and never
     commits (``netfeed tail``).  ``from_beginning`` applies where the group has
-    no committed position yet (Kafka's ``auto_offset_reset``)."""
+    no committed position yet (Kafka's ``auto_offset_reset``); ``start_at_ms``
+    instead starts such partitions at the first message at or after that time
+    (Kafka's offsets-for-times; the end where every message is older)."""
     if (topics is None) == (pattern is None):
         raise ValueError("give exactly one of topics or pattern")
     if settings.backend == "kafka":
@@ -42,6 +45,7 @@ def make_consumer(
             pattern=pattern,
             client_id=client_id,
             from_beginning=from_beginning,
+            start_at_ms=start_at_ms,
         )
     from bus.embedded import EmbeddedConsumer
 
@@ -52,4 +56,5 @@ def make_consumer(
         pattern=pattern,
         client_id=client_id,
         from_beginning=from_beginning,
+        start_at_ms=start_at_ms,
     )

@@ -31,8 +31,15 @@ class _Revocations(ConsumerRebalanceListener):
     """Forgets uncommitted positions of partitions this member no longer owns,
     so :meth:`KafkaConsumer.commit` never commits a partition it lost."""
 
-    def __init__(self, uncommitted: dict[TopicPartition, int]) -> None:
+    def __init__(
+        self,
+        uncommitted: dict[TopicPartition, int],
+        consumer: AIOKafkaConsumer | None = None,
+        start_at_ms: int | None = None,
+    ) -> None:
         self._uncommitted = uncommitted
+        self._consumer = consumer
+        self._start_at_ms = start_at_ms
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         lost = [tp for tp in revoked if tp in self._uncommitted]
@@ -47,7 +54,23 @@ class _Revocations(ConsumerRebalanceListener):
             )
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        pass
+        """With a start time: partitions the group has no committed offset for
+        start at the first message at or after it (offsets-for-times), or at
+        the end where every message is older."""
+        consumer, at = self._consumer, self._start_at_ms
+        if consumer is None or at is None:
+            return
+        fresh = [tp for tp in assigned if await consumer.committed(tp) is None]
+        if not fresh:
+            return
+        found = await consumer.offsets_for_times({tp: at for tp in fresh})
+        for tp in fresh:
+            hit = found.get(tp)
+            if hit is not None:
+                consumer.seek(tp, hit.offset)
+        late = [tp for tp in fresh if found.get(tp) is None]
+        if late:
+            await consumer.seek_to_end(*late)
 
 
 class KafkaConsumer(AsyncService):
@@ -67,9 +90,11 @@ class KafkaConsumer(AsyncService):
         pattern: str | None = None,
         client_id: str = "netfeed",
         from_beginning: bool = True,
+        start_at_ms: int | None = None,
     ) -> None:
         if (topics is None) == (pattern is None):
             raise ValueError("give exactly one of topics or pattern")
+        self._start_at_ms = start_at_ms
         self._k = settings.kafka
         self._group = group
         self._topics = list(topics) if topics is not None else None
@@ -98,7 +123,7 @@ class KafkaConsumer(AsyncService):
 
         consumer: AIOKafkaConsumer = await _start_bounded(make, k, "consumer")
         try:
-            listener = _Revocations(self._uncommitted)
+            listener = _Revocations(self._uncommitted, consumer, self._start_at_ms)
             if self._pattern is not None:
                 consumer.subscribe(pattern=self._pattern, listener=listener)
             else:
@@ -182,19 +207,27 @@ class KafkaConsumer(AsyncService):
             self._uncommitted[tp] = records[-1].offset + 1
         return out
 
-    async def commit(self) -> None:
+    async def commit(self, offsets: dict[tuple[str, int], int] | None = None) -> None:
         """Commit the offset after the last returned message of each partition
-        still owned.  A rebalance racing the commit is logged, not raised: the
-        affected messages are re-delivered (at least once)."""
+        still owned (or ``offsets``: partition -> next offset to read, for
+        those still owned).  A rebalance racing the commit is logged, not
+        raised: the affected messages are re-delivered (at least once)."""
         consumer = self._consumer
-        if consumer is None or self._group is None or not self._uncommitted:
+        if consumer is None or self._group is None:
+            return
+        wanted = (
+            self._uncommitted
+            if offsets is None
+            else {TopicPartition(t, p): off for (t, p), off in offsets.items()}
+        )
+        if not wanted:
             return
         owned = consumer.assignment()
-        offsets = {tp: off for tp, off in self._uncommitted.items() if tp in owned}
-        if not offsets:
+        offsets_tp = {tp: off for tp, off in wanted.items() if tp in owned}
+        if not offsets_tp:
             return
         try:
-            await consumer.commit(offsets)
+            await consumer.commit(offsets_tp)
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
             log.warning(
                 "kafka: commit for group %s lost to a rebalance (%s); uncommitted "
@@ -207,7 +240,7 @@ class KafkaConsumer(AsyncService):
             raise _session_refused(self._k, self._group, exc) from exc
         except KafkaError as exc:
             raise BusError(f"kafka: commit for group {self._group} failed: {exc}") from exc
-        for tp, off in offsets.items():
+        for tp, off in offsets_tp.items():
             if self._uncommitted.get(tp) == off:
                 del self._uncommitted[tp]
 

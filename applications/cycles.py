@@ -1,0 +1,183 @@
+"""Poll cycles assembled from records and cycle-complete markers, per topic.
+
+A collector publishes a cycle's records, then its :class:`CycleComplete`
+marker once to every partition of the dataset topic.  Each partition is read
+in order, so the marker on a partition follows every record of that cycle on
+it.  :class:`CycleAssembler` holds a cycle's records until every partition
+this instance owns of that topic has either delivered the cycle's marker or
+moved past it (delivered the marker of a later cycle: the marker of this one
+will not come on that partition any more, e.g. a partition taken over after
+its previous owner handed the cycle on), then hands the cycle over.
+
+Guarantees:
+
+- a cycle is handed over once per assembler, in the order its first message
+  arrived; records keep bus order per partition;
+- state is bounded: at most ``max_open`` open cycles per topic; past it the
+  oldest is handed over with ``complete`` False (its markers never came: a
+  collector killed without a journal, or partitions read from a position past
+  the marker);
+- :meth:`hold` tells the runner, per partition, the first offset still held
+  in an open cycle: the runner never commits past it, so a crash loses
+  nothing that was not handed over (it is read again);
+- :meth:`drop_partitions` forgets what came from partitions this instance no
+  longer owns: their new owner reads them again from the committed position.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bus.records import CycleComplete, Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OpenCycle:
+    """One cycle of one topic being assembled."""
+
+    topic: str
+    cycle_id: str
+    records: dict[int, list[Record]] = field(default_factory=dict)  # partition -> records
+    markers: dict[int, CycleComplete] = field(default_factory=dict)  # partition -> marker
+    first_offset: dict[int, int] = field(default_factory=dict)  # partition -> first held
+    scheduled_unix_ms: int | None = None
+
+    @property
+    def marker(self) -> CycleComplete | None:
+        return next(iter(self.markers.values()), None)
+
+    def all_records(self) -> list[Record]:
+        if len(self.records) == 1:
+            return next(iter(self.records.values()))
+        return [r for part in sorted(self.records) for r in self.records[part]]
+
+
+@dataclass
+class ReadyCycle:
+    """A cycle handed over: its records, a marker, the partitions covered."""
+
+    topic: str
+    cycle_id: str
+    records: list[Record]
+    marker: CycleComplete | None
+    partitions: list[int]
+    complete: bool
+
+
+class CycleAssembler:
+    def __init__(self, owned: Callable[[str], set[int]], max_open: int = 16) -> None:
+        self._owned = owned
+        self._max_open = max_open
+        self._open: dict[str, dict[str, OpenCycle]] = {}  # topic -> cycle id -> cycle
+        # topic -> partition -> latest scheduled time of a marker read there
+        self._passed: dict[str, dict[int, int]] = {}
+
+    def add_record(self, topic: str, partition: int, offset: int, rec: Record) -> None:
+        c = self._cycle(topic, rec.cycle_id)
+        if c.scheduled_unix_ms is None:
+            c.scheduled_unix_ms = rec.scheduled_unix_ms
+        c.first_offset.setdefault(partition, offset)
+        c.records.setdefault(partition, []).append(rec)
+
+    def add_marker(self, topic: str, partition: int, offset: int, m: CycleComplete) -> None:
+        c = self._cycle(topic, m.cycle_id)
+        c.scheduled_unix_ms = m.scheduled_unix_ms
+        c.first_offset.setdefault(partition, offset)
+        c.markers[partition] = m
+        passed = self._passed.setdefault(topic, {})
+        passed[partition] = max(passed.get(partition, m.scheduled_unix_ms), m.scheduled_unix_ms)
+
+    def _cycle(self, topic: str, cycle_id: str) -> OpenCycle:
+        cycles = self._open.setdefault(topic, {})
+        c = cycles.get(cycle_id)
+        if c is None:
+            c = cycles[cycle_id] = OpenCycle(topic, cycle_id)
+        return c
+
+    def ready(self) -> list[ReadyCycle]:
+        """Cycles that are whole for the partitions owned now (and the oldest
+        ones past the bound), removed from the open set, oldest first."""
+        out: list[ReadyCycle] = []
+        for topic, cycles in list(self._open.items()):
+            owned = self._owned(topic)
+            passed = self._passed.get(topic, {})
+            for cid, c in list(cycles.items()):
+                if self._whole(c, owned, passed):
+                    del cycles[cid]
+                    out.append(self._hand(c, complete=True))
+            while len(cycles) > self._max_open:
+                cid = next(iter(cycles))
+                c = cycles.pop(cid)
+                log.warning(
+                    "%s: cycle %s handed over incomplete: markers from partitions %s only "
+                    "(more than %d cycles open)",
+                    topic,
+                    cid,
+                    sorted(c.markers) or "none",
+                    self._max_open,
+                )
+                out.append(self._hand(c, complete=False))
+            if not cycles:
+                del self._open[topic]
+        return out
+
+    @staticmethod
+    def _whole(c: OpenCycle, owned: set[int], passed: dict[int, int]) -> bool:
+        m = c.marker
+        if m is None:
+            return False
+        if len(c.markers) >= m.partitions:
+            return True
+        if not owned:
+            return False
+        return all(p in c.markers or passed.get(p, -1) > m.scheduled_unix_ms for p in owned)
+
+    @staticmethod
+    def _hand(c: OpenCycle, *, complete: bool) -> ReadyCycle:
+        return ReadyCycle(
+            c.topic,
+            c.cycle_id,
+            c.all_records(),
+            c.marker,
+            sorted(set(c.markers) | set(c.records)),
+            complete,
+        )
+
+    def hold(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> first offset still held in an open cycle."""
+        out: dict[tuple[str, int], int] = {}
+        for topic, cycles in self._open.items():
+            for c in cycles.values():
+                for p, off in c.first_offset.items():
+                    tp = (topic, p)
+                    if off < out.get(tp, off + 1):
+                        out[tp] = off
+        return out
+
+    def drop_partitions(self, lost: set[tuple[str, int]]) -> list[Record | CycleComplete]:
+        """Forget what came from partitions no longer owned; returns what was dropped."""
+        dropped: list[Record | CycleComplete] = []
+        for topic, cycles in list(self._open.items()):
+            parts = {p for t, p in lost if t == topic}
+            if not parts:
+                continue
+            for p in parts:
+                self._passed.get(topic, {}).pop(p, None)
+            for cid, c in list(cycles.items()):
+                for p in parts:
+                    dropped.extend(c.records.pop(p, ()))
+                    if (m := c.markers.pop(p, None)) is not None:
+                        dropped.append(m)
+                    c.first_offset.pop(p, None)
+                if not c.first_offset:
+                    del cycles[cid]
+            if not cycles:
+                del self._open[topic]
+        return dropped
+
+    def open_count(self) -> int:
+        return sum(len(c) for c in self._open.values())
