@@ -66,6 +66,7 @@ class ReadyCycle:
     marker: CycleComplete | None
     partitions: list[int]
     complete: bool
+    first_offset: dict[int, int]  # partition -> first offset of the cycle read there
 
 
 class CycleAssembler:
@@ -145,6 +146,7 @@ class CycleAssembler:
             c.marker,
             sorted(set(c.markers) | set(c.records)),
             complete,
+            dict(c.first_offset),
         )
 
     def hold(self) -> dict[tuple[str, int], int]:

@@ -202,9 +202,23 @@ class AppRunner(AsyncService):
                     self._seen.forget(record_id(msg))
 
     async def _hand_over(self) -> None:
+        """Every ready cycle to ``on_cycle``, oldest first.  If one raises, what
+        was handed over before it is committed (nothing from the failing cycle
+        on), then the error ends the run."""
         assert self._assembler is not None
-        for c in self._assembler.ready():
-            await self._on_cycle(c)
+        ready = self._assembler.ready()
+        for i, c in enumerate(ready):
+            try:
+                await self._on_cycle(c)
+            except BaseException:
+                held: dict[tuple[str, int], int] = {}
+                for r in ready[i:]:
+                    for p, off in r.first_offset.items():
+                        tp = (r.topic, p)
+                        held[tp] = min(off, held.get(tp, off))
+                with contextlib.suppress(Exception):
+                    await self._commit(held)
+                raise
 
     async def _on_cycle(self, c: ReadyCycle) -> None:
         network, dataset = _network_dataset(c, self.bus.topic_prefix)
@@ -219,12 +233,14 @@ class AppRunner(AsyncService):
         await self.app.on_cycle(network, dataset, frame)
         self.cycles += 1
 
-    async def _commit(self) -> None:
+    async def _commit(self, also_held: dict[tuple[str, int], int] | None = None) -> None:
         await self.publisher.flush()
         if self._assembler is None:
             await self.consumer.commit()
             return
         hold = self._assembler.hold()
+        for tp, off in (also_held or {}).items():
+            hold[tp] = min(off, hold.get(tp, off))
         offsets = {}
         for tp, pos in self._positions.items():
             off = min(pos, hold.get(tp, pos))
