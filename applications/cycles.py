@@ -5,9 +5,13 @@ marker once to every partition of the dataset topic.  Each partition is read
 in order, so the marker on a partition follows every record of that cycle on
 it.  :class:`CycleAssembler` holds a cycle's records until every partition
 this instance owns of that topic has either delivered the cycle's marker or
-moved past it (delivered the marker of a later cycle: the marker of this one
-will not come on that partition any more, e.g. a partition taken over after
-its previous owner handed the cycle on), then hands the cycle over.
+has nothing more of it to give (it delivered this cycle's marker for a slice
+handed over earlier, or the marker of a later cycle: e.g. a partition taken
+over after its previous owner handed the cycle on), then hands the cycle
+over.  So after a rebalance one cycle may reach ``on_cycle`` in slices, each
+record in one of them; and a partition gained in a rebalance whose previous
+owner already handed the cycle on holds the cycle back until it shows its
+next marker (the next cycle's: one interval later).
 
 Guarantees:
 
@@ -135,7 +139,10 @@ class CycleAssembler:
             return True
         if not owned:
             return False
-        return all(p in c.markers or passed.get(p, -1) > m.scheduled_unix_ms for p in owned)
+        # A partition whose latest marker is this cycle's or a later one has nothing
+        # more of this cycle to give: it was handed over already (the partition
+        # was shared with an earlier slice) or moved past it.
+        return all(p in c.markers or passed.get(p, -1) >= m.scheduled_unix_ms for p in owned)
 
     @staticmethod
     def _hand(c: OpenCycle, *, complete: bool) -> ReadyCycle:

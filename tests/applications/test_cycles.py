@@ -69,3 +69,21 @@ def test_all_markers_of_a_cycle_make_it_whole_whatever_is_owned() -> None:
         a.add_marker("t", p, 1, marker(5, p))
     (c,) = a.ready()
     assert c.complete and c.records == []
+
+
+def test_a_partition_gained_later_completes_its_own_slice_of_a_cycle() -> None:
+    # Partitions 0 and 1 were ours and cycle 5 went out with them; then
+    # partition 2 is added (its previous owner died before handing anything
+    # on) and delivers cycle 5 again: that slice is whole with its own marker.
+    parts = {0, 1}
+    a = CycleAssembler(lambda topic: set(parts))
+    for p in (0, 1):
+        a.add_record("t", p, 10, messages.rec(f"d{p}", 1, 5))
+        a.add_marker("t", p, 11, marker(5, p))
+    (first,) = a.ready()
+    assert first.partitions == [0, 1]
+    parts.add(2)
+    a.add_record("t", 2, 10, messages.rec("d2", 1, 5))
+    a.add_marker("t", 2, 11, marker(5, 2))
+    (second,) = a.ready()
+    assert second.partitions == [2] and [r.device for r in second.records] == ["d2"]
