@@ -3,9 +3,11 @@
 :func:`counter_delta` returns the increase of a cumulative counter between
 two samples, or ``None`` when no honest delta exists:
 
-- the device rebooted between the samples (its uptime went backwards, or
-  less time passed on the device than the counter would need): counters
-  restarted from zero, so the old sample is meaningless;
+- the device rebooted between the samples: its uptime went backwards (other
+  than sysUpTime's own wrap after 2**32 ticks, 497 days), or it advanced
+  clearly less than the wall clock did (more than :data:`SLACK_S` plus 10 %
+  short: the clock restarted and ran again for a while): counters restarted
+  from zero, so the old sample is meaningless;
 - the counter went backwards on a 64-bit counter (a 2**64 wrap needs
   centuries at any real speed: it is a reset, not a wrap);
 - the counter went backwards on a 32-bit counter: one wrap is assumed
@@ -17,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WRAP = {32: 1 << 32, 64: 1 << 64}
+UPTIME_WRAP_MS = (1 << 32) * 10  # sysUpTime is TimeTicks: 2**32 hundredths of a second
+SLACK_S = 5.0  # polling jitter allowed between the device's clock and the wall clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +33,31 @@ class Sample:
     speed_bps: int | None
 
 
-def rebooted(prev: Sample, cur: Sample) -> bool:
+def device_elapsed_ms(prev: Sample, cur: Sample) -> int | None:
+    """Time the device's clock advanced between the samples (across one
+    sysUpTime wrap), or None without both uptimes."""
     if prev.uptime_ms is None or cur.uptime_ms is None:
+        return None
+    d = cur.uptime_ms - prev.uptime_ms
+    wall = cur.unix_ms - prev.unix_ms
+    if d < 0 and abs(d + UPTIME_WRAP_MS - wall) <= SLACK_S * 1000 + wall * 0.1:
+        d += UPTIME_WRAP_MS  # the 497-day wrap, not a reboot
+    return d
+
+
+def rebooted(prev: Sample, cur: Sample) -> bool:
+    d = device_elapsed_ms(prev, cur)
+    if d is None:
         return False
-    return cur.uptime_ms < prev.uptime_ms
+    wall = cur.unix_ms - prev.unix_ms
+    return d < 0 or d < wall - (SLACK_S * 1000 + wall * 0.1)
 
 
 def elapsed_s(prev: Sample, cur: Sample) -> float:
     """Time between samples: device uptime if both known (device clock), else wall."""
-    if prev.uptime_ms is not None and cur.uptime_ms is not None and cur.uptime_ms > prev.uptime_ms:
-        return (cur.uptime_ms - prev.uptime_ms) / 1000.0
+    d = device_elapsed_ms(prev, cur)
+    if d is not None and d > 0:
+        return d / 1000.0
     return (cur.unix_ms - prev.unix_ms) / 1000.0
 
 
