@@ -97,9 +97,7 @@ def unit_of(column: str) -> str | None:
     return None
 
 
-def cycle_frame(
-    records: list[Record], dataset: str, ids: list[str] | None = None
-) -> pd.DataFrame:
+def cycle_frame(records: list[Record], dataset: str, ids: list[str] | None = None) -> pd.DataFrame:
     """One row per record of ``dataset`` in ``records`` (others are left out),
     typed as the module docstring says.  ``ids``: the records' ids, if the
     caller has them (the ``netfeed-id`` headers), else computed."""
@@ -181,5 +179,3 @@ def _coerced(values: list[Any], dtype: str) -> Any:
     if dtype == "Int64" and (num.dropna() % 1 != 0).any():
         return num.astype("Float64")  # fractions where the model says int: kept, not cut
     return num.astype(dtype)
-
-

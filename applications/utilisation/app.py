@@ -1,13 +1,20 @@
-"""The ``interface-utilisation`` application.
+"""The ``interface-utilisation`` application, on ``on_cycle``.
 
-For every interface record it computes in/out bit rates against the previous
-sample of the same interface (see :mod:`.rates`).  When the cycle markers of
-every partition this instance owns have arrived for a cycle, it reports the
-top-N busiest interfaces of that network for that cycle (by the larger of
-in and out utilisation, then by rate) to stdout and appends them to
-``output`` (``.csv``: one file; ``.parquet``: a folder with one file per
-cycle).  With several instances each reports the interfaces of its own
-partitions.
+For every interfaces cycle of a network it computes in/out bit rates and
+utilisation against the interface's previous sample (the network's previous
+cycle, :func:`applications.analysis.interface_rates`: wraps, reboots and
+resets give no rate, never a made-up one), and reports:
+
+- the top-N busiest interfaces of that network in that cycle (by the larger
+  of in and out utilisation, then by rate), ``scope`` = the network;
+- the top-N across every network in one view, ``scope`` = ``all``: the latest
+  cycle's top-N of each network this instance has seen, merged and re-ranked,
+  refreshed each time a network's cycle completes.
+
+Reports go to stdout and are appended to ``output`` (``.csv``: one file;
+``.parquet``: a folder with one file per report).  State is one previous
+sample per interface and one top-N per network.  With several instances each
+reports the interfaces of its own partitions.
 """
 
 from __future__ import annotations
@@ -20,14 +27,14 @@ from typing import ClassVar, TextIO
 import pandas as pd
 from pydantic import Field
 
-from applications.api import Application, AppSettings, Batch
-from applications.utilisation.rates import Sample, rates
-from bus.records import CycleComplete, Record
-from bus.topics import topic_name
+from applications.analysis import interface_rates
+from applications.api import Application, AppSettings
+from bus.records import CycleComplete
 
 log = logging.getLogger(__name__)
 
 COLUMNS = [
+    "scope",
     "network",
     "cycle_id",
     "scheduled_unix_ms",
@@ -42,12 +49,23 @@ COLUMNS = [
     "util_pct",
     "elapsed_s",
 ]
+_KEEP = [
+    "network",
+    "device",
+    "if_index",
+    "response_unix_ms",
+    "device_uptime_ms",
+    "in_octets",
+    "out_octets",
+    "counter_bits",
+]
 
 
 class UtilisationSettings(AppSettings):
     top_n: int = Field(10, ge=1, le=10_000)
     output: Path | None = Path("var/interface-utilisation.csv")
     print_reports: bool = True
+    across_networks: bool = True  # also the combined top-N of every network
 
 
 class InterfaceUtilisation(Application):
@@ -61,115 +79,88 @@ class InterfaceUtilisation(Application):
         super().__init__(settings)
         self.cfg: UtilisationSettings = self.settings  # type: ignore[assignment]
         self.out = out or sys.stdout
-        self._last: dict[tuple[str, str, str], Sample] = {}
-        self._rows: dict[str, list[dict[str, object]]] = {}
-        self._markers: dict[str, set[int]] = {}
-        self._reported: set[str] = set()
-        self.reports: list[pd.DataFrame] = []
+        self._prev: dict[str, pd.DataFrame] = {}  # network -> previous samples
+        self._top: dict[str, pd.DataFrame] = {}  # network -> its latest top-N
+        self.reports: list[pd.DataFrame] = []  # per-network reports, in order
+        self.across: pd.DataFrame = pd.DataFrame(columns=COLUMNS)
 
-    async def handle(self, batch: Batch) -> None:
-        for item in batch.items:
-            msg = item.message
-            if isinstance(msg, Record):
-                if msg.dataset == "interfaces":
-                    self._record(msg)
-            elif isinstance(msg, CycleComplete) and msg.dataset == "interfaces":
-                self._marker(msg, item.partition)  # (quarantined records are not its business)
+    async def on_cycle(self, network: str, dataset: str, frame: pd.DataFrame) -> None:
+        marker: CycleComplete | None = frame.attrs.get("marker")
+        prev = self._prev.get(network)
+        rows = frame.iloc[0:0] if prev is None else interface_rates(prev, frame)
+        # The newest sample of each interface: this cycle's, or the older one
+        # when this cycle did not have it (a device that failed: its next rate
+        # spans the gap).
+        keep = frame[_KEEP]
+        if prev is not None:
+            keep = pd.concat([prev[~_in(prev, keep)], keep], ignore_index=True)
+        self._prev[network] = keep
+        top = self._rank(rows, network).head(self.cfg.top_n).reset_index(drop=True)
+        top.insert(0, "scope", network)
+        self._top[network] = top
+        self.report(network, frame.attrs.get("cycle_id", ""), marker, top)
+        if self.cfg.across_networks and len(self._top) > 1:
+            tops = [t for t in self._top.values() if not t.empty]
+            merged = pd.concat(tops, ignore_index=True) if tops else pd.DataFrame(columns=COLUMNS)
+            across = self._rank(merged, network).head(self.cfg.top_n).reset_index(drop=True)
+            across.insert(0, "scope", "all")
+            self.across = across
+            if self.cfg.print_reports:
+                self._print(f"== all networks ({len(self._top)}) | top {len(across)}", across)
+            if self.cfg.output is not None and not across.empty:
+                self._write("all", marker, across)
 
-    def _record(self, r: Record) -> None:
-        f = r.fields
-        if_index = r.tags.get("if_index", "")
-        key = (r.network, r.device, if_index)
-        cur = Sample(
-            r.response_unix_ms,
-            r.device_uptime_ms,
-            _int(f.get("in_octets")),
-            _int(f.get("out_octets")),
-            _int(f.get("counter_bits")),
-            _int(f.get("speed_bps")),
-        )
-        prev = self._last.get(key)
-        if prev is not None and prev.unix_ms >= cur.unix_ms:
-            return  # a re-delivered or older sample: keep the newest
-        self._last[key] = cur
-        if prev is None:
-            return
-        in_bps, out_bps, dt = rates(prev, cur)
-        if in_bps is None and out_bps is None:
-            return
-        speed = cur.speed_bps or 0
-        in_u = in_bps * 100 / speed if speed and in_bps is not None else None
-        out_u = out_bps * 100 / speed if speed and out_bps is not None else None
-        self._rows.setdefault(r.cycle_id, []).append(
-            {
-                "network": r.network,
-                "cycle_id": r.cycle_id,
-                "scheduled_unix_ms": r.scheduled_unix_ms,
-                "device": r.device,
-                "if_index": if_index,
-                "if_name": r.tags.get("if_name"),
-                "speed_bps": cur.speed_bps,
-                "in_bps": in_bps,
-                "out_bps": out_bps,
-                "in_util_pct": in_u,
-                "out_util_pct": out_u,
-                "util_pct": max((u for u in (in_u, out_u) if u is not None), default=None),
-                "elapsed_s": dt,
-            }
-        )
+    @staticmethod
+    def _rank(rows: pd.DataFrame, network: str) -> pd.DataFrame:
+        if rows.empty:
+            return pd.DataFrame(columns=COLUMNS[1:])
+        df = rows.reindex(columns=COLUMNS[1:]).copy()
+        df["_rank"] = df["util_pct"].astype("Float64").fillna(-1.0)
+        df["_bps"] = df[["in_bps", "out_bps"]].astype("Float64").max(axis=1)
+        return df.sort_values(["_rank", "_bps"], ascending=False).drop(columns=["_rank", "_bps"])
 
-    def _marker(self, m: CycleComplete, partition: int) -> None:
-        if m.cycle_id in self._reported:
-            return
-        seen = self._markers.setdefault(m.cycle_id, set())
-        seen.add(partition)
-        owned = self.ctx.owned_partitions(topic_name(self.ctx.topic_prefix, m.network, m.dataset))
-        if not ((owned and owned <= seen) or len(seen) >= m.partitions):
-            return  # markers of other partitions we own are still to come
-        self._reported.add(m.cycle_id)
-        if len(self._reported) > 10_000:
-            self._reported.clear()  # old cycles only matter for re-deliveries
-        self._markers.pop(m.cycle_id, None)
-        self.report(m, self._rows.pop(m.cycle_id, []))
-
-    def report(self, m: CycleComplete, rows: list[dict[str, object]]) -> pd.DataFrame:
-        df = pd.DataFrame(rows, columns=COLUMNS)
-        if not df.empty:
-            df["_rank"] = df["util_pct"].fillna(-1.0)
-            df["_bps"] = df[["in_bps", "out_bps"]].max(axis=1)
-            df = df.sort_values(["_rank", "_bps"], ascending=False).drop(columns=["_rank", "_bps"])
-        top = df.head(self.cfg.top_n).reset_index(drop=True)
+    def report(
+        self, network: str, cycle_id: str, m: CycleComplete | None, top: pd.DataFrame
+    ) -> pd.DataFrame:
         self.reports.append(top)
         if self.cfg.print_reports:
-            self._print(m, top)
+            when = m.scheduled_unix_ms if m is not None else cycle_id
+            health = (
+                f"devices ok {m.devices_ok}/{m.devices_planned}, failed {m.devices_failed}, "
+                f"timed out {m.devices_timed_out}"
+                if m is not None
+                else "no marker"
+            )
+            self._print(
+                f"== {network} interfaces cycle {when} | {health} | top {len(top)} by utilisation",
+                top,
+            )
         if self.cfg.output is not None and not top.empty:
-            self._write(m, top)
+            self._write(network, m, top)
         return top
 
-    def _print(self, m: CycleComplete, top: pd.DataFrame) -> None:
-        head = (
-            f"== {m.network} interfaces cycle {m.scheduled_unix_ms} | devices ok "
-            f"{m.devices_ok}/{m.devices_planned}, failed {m.devices_failed}, timed out "
-            f"{m.devices_timed_out} | top {len(top)} by utilisation"
-        )
+    def _print(self, head: str, top: pd.DataFrame) -> None:
         lines = [head]
         for row in top.itertuples(index=False):
             util = "   n/a" if pd.isna(row.util_pct) else f"{row.util_pct:5.1f}%"
+            name = row.if_name if isinstance(row.if_name, str) else row.if_index
+            where = f"{row.network}/{row.device}" if row.scope == "all" else row.device
             lines.append(
-                f"  {row.device:<14} {row.if_name or row.if_index!s:<18} {util}  "
+                f"  {where:<14} {name!s:<18} {util}  "
                 f"in {_human(row.in_bps)}  out {_human(row.out_bps)}  "
                 f"speed {_human(row.speed_bps)}"
             )
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
-    def _write(self, m: CycleComplete, top: pd.DataFrame) -> None:
+    def _write(self, scope: str, m: CycleComplete | None, top: pd.DataFrame) -> None:
         path = self.cfg.output
         assert path is not None
         if path.suffix == ".parquet":
             path.mkdir(parents=True, exist_ok=True)
+            when = m.scheduled_unix_ms if m is not None else "x"
             top.to_parquet(
-                path / f"{m.network}-{m.scheduled_unix_ms}-{self.ctx.instance_id}.parquet",
+                path / f"{scope}-{when}-{self.ctx.instance_id}.parquet",
                 index=False,
             )
         else:
@@ -179,8 +170,12 @@ class InterfaceUtilisation(Application):
             )
 
 
-def _int(v: object) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+def _in(a: pd.DataFrame, b: pd.DataFrame) -> pd.Series:
+    """Rows of ``a`` whose interface is also in ``b``."""
+    keys = ["network", "device", "if_index"]
+    return pd.MultiIndex.from_frame(a[keys].astype(str)).isin(
+        pd.MultiIndex.from_frame(b[keys].astype(str))
+    )
 
 
 def _human(bps: object) -> str:

@@ -16,7 +16,7 @@ import pytest
 from applications.api import Application, AppSettings, Batch
 from applications.runner import AppRunner
 from bus.factory import make_producer
-from bus.records import Record, record_id
+from bus.records import record_id
 from bus.settings import BusSettings
 from collectors.publish import Publisher
 from tests.support import messages

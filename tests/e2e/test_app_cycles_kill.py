@@ -37,8 +37,20 @@ def config(tmp: Path, bus: BusSettings, **app: object) -> Path:
 
 def start(cfg: Path, name: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "netfeed.cli", "app", "run", APP, "--config", str(cfg)]
-        + ["--instance", name, "--duration", "240"],
+        [
+            sys.executable,
+            "-m",
+            "netfeed.cli",
+            "app",
+            "run",
+            APP,
+            "--config",
+            str(cfg),
+            "--instance",
+            name,
+            "--duration",
+            "240",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=(cfg / f"{name}.stderr").open("ab"),
