@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in problems:
                 print(p, file=sys.stderr)
             return 1
-        if type(exc).__name__ in ("BusError", "RegistryError", "SecretError"):
+        if type(exc).__name__ in ("BusError", "RegistryError", "SecretError", "StoreError"):
             print(f"netfeed: {exc}", file=sys.stderr)
             return 1
         raise

@@ -22,6 +22,8 @@ system() {
     # a real NETCONF server for the tests: yuma123's netconfd behind a loopback sshd
     [[ -x /usr/sbin/netconfd ]] || command -v netconfd >/dev/null || missing+=(netconfd)
     [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+    # a throwaway PostgreSQL cluster for the store application's tests (scripts/postgres.sh)
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         local sudo=""

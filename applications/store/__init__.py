@@ -1,9 +1,5 @@
-"""The ``store`` application (being built)."""
+"""The ``store`` application: replicates records into the analyst's own store."""
 
-from typing import ClassVar
+from applications.store.app import Store, StoreSettings
 
-from applications.api import Application
-
-
-class Store(Application):
-    name: ClassVar[str] = "store"
+__all__ = ["Store", "StoreSettings"]
