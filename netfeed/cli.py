@@ -166,7 +166,12 @@ async def _app_run(args: argparse.Namespace) -> int:
     from netfeed.system import load_system
 
     system = load_system(args.config, with_networks=False)
-    runner = system.make_app_runner(args.name, instance_id=args.instance or "")
+    overrides: dict[str, object] = {}
+    if args.start_from is not None:
+        overrides["start_from"] = args.start_from
+    if args.group is not None:
+        overrides["group"] = args.group
+    runner = system.make_app_runner(args.name, instance_id=args.instance or "", **overrides)
     app = runner.app
     stop = _stop_event()
     if args.duration is not None:
@@ -185,6 +190,43 @@ async def _app_run(args: argparse.Namespace) -> int:
         f"{runner.bad_messages} undecodable",
         file=sys.stderr,
     )
+    return 0
+
+
+def _start_from(text: str) -> str:
+    if text in ("earliest", "latest"):
+        return text
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: earliest, latest or an ISO-8601 time such as 2026-12-01T08:00:00Z"
+        ) from None
+    return text
+
+
+async def _app_status(args: argparse.Namespace) -> int:
+    import json
+
+    from bus.groups import describe_groups
+
+    bus = load_bus_settings(args.config)
+    groups = await describe_groups(bus, list(args.groups) or None)
+    if args.json:
+        print(json.dumps([g.to_json(bus.topic_prefix) for g in groups], indent=2))
+        return 0
+    if not groups:
+        print("no application groups on the bus" + (f" named {args.groups}" if args.groups else ""))
+        return 0
+    for g in groups:
+        print(f"{g.group}: {g.state}, {len(g.members)} member(s), lag {g.lag}")
+        for m in g.members:
+            parts = ", ".join(f"{t}[{p}]" for t, p in sorted(m.partitions)) or "none"
+            print(f"  member {m.client_id} {m.host} ({m.member_id}): {parts}")
+        for (network, dataset), lag in sorted(g.lag_by_network(bus.topic_prefix).items()):
+            print(f"  {network or '-':<20} {dataset:<14} lag {lag}")
     return 0
 
 
@@ -302,8 +344,29 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(ar)
     ar.add_argument("--instance", help="instance id (default: generated)")
     ar.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    ar.add_argument(
+        "--from",
+        dest="start_from",
+        type=_start_from,
+        default=None,
+        help="where a group with no committed position starts: earliest | latest | an "
+        "ISO-8601 time (replay; UTC unless it has a zone)",
+    )
+    ar.add_argument("--group", default=None, help="consumer group (default: the app's name)")
+    ar.epilog = (
+        "example: netfeed app run store --config configs --group store-replay "
+        "--from 2026-12-01T00:00:00Z"
+    )
     al = asub.add_parser("list", help="installed applications")
     al.set_defaults(list_apps=True)
+    ast = asub.add_parser(
+        "status",
+        help="each application group's members, partitions and lag per network and dataset",
+        epilog="example: netfeed app status --config configs interface-utilisation",
+    )
+    ast.add_argument("groups", nargs="*", help="groups (default: every group on the bus)")
+    config_arg(ast)
+    ast.add_argument("--json", action="store_true", help="machine-readable output")
 
     t = sub.add_parser("tail", help="print messages of a topic (glob allowed) as JSON lines")
     t.add_argument("topic", help="e.g. netfeed.lab-east.interfaces or 'netfeed.*.system'")
@@ -361,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                 for name in reg.names():
                     print(name)
                 return 0
+            if args.app_command == "status":
+                return asyncio.run(_app_status(args))
             return asyncio.run(_app_run(args))
         if args.command == "tail":
             return asyncio.run(_tail(args))

@@ -171,12 +171,17 @@ class System:
                     )
         return out
 
-    def make_app(self, name: str) -> Application:
+    def make_app(self, name: str, **overrides: object) -> Application:
+        """The application ``name`` with its validated settings; ``overrides``
+        (e.g. ``start_from``, ``group`` from the command line) replace them."""
         cls = load_registry().get(name)
-        return cls(load_app_settings(self.config_dir, cls))
+        settings = load_app_settings(self.config_dir, cls)
+        if overrides:
+            settings = cls.Settings.model_validate({**settings.model_dump(), **overrides})
+        return cls(settings)
 
-    def make_app_runner(self, name: str, instance_id: str = "") -> AppRunner:
-        return AppRunner(self.make_app(name), self.bus, instance_id=instance_id)
+    def make_app_runner(self, name: str, instance_id: str = "", **overrides: object) -> AppRunner:
+        return AppRunner(self.make_app(name, **overrides), self.bus, instance_id=instance_id)
 
 
 def _shortest_interval_ms(sched: DatasetSchedule) -> int:
