@@ -2,7 +2,7 @@
 
 - :func:`interface_rates`: counter deltas to bit rates and utilisation between
   two samples of each interface, vectorised, with exactly the rules of
-  :mod:`applications.utilisation.rates` (64- and 32-bit wraps, reboots seen
+  :mod:`applications.rates` (64- and 32-bit wraps, reboots seen
   through uptime including sysUpTime's own wrap, counter resets, missing
   samples); a row without an honest rate has ``<NA>``, never a made-up 0.
 - :func:`align`: devices polled at different offsets within a cycle put on
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from applications.utilisation.rates import SLACK_S, UPTIME_WRAP_MS, WRAP
+from applications.rates import SLACK_S, UPTIME_WRAP_MS, WRAP
 
 KEY = ["network", "device", "if_index"]
 RATE_COLUMNS = ["in_bps", "out_bps", "elapsed_s", "in_util_pct", "out_util_pct", "util_pct"]

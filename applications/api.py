@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from bus.records import CycleComplete, Message, Quarantined, Record
+from bus.settings import BusSettings
 
 
 class AppSettings(BaseModel):
@@ -69,7 +70,7 @@ class Subscription:
 class Item:
     """One decoded message with where it came from."""
 
-    message: Record | CycleComplete | Quarantined
+    message: Message
     topic: str
     partition: int
     offset: int
@@ -142,6 +143,7 @@ class AppContext:
     topic_prefix: str
     owned_partitions: Callable[[str], set[int]]  # topic -> partitions this instance owns
     publisher: Publisher = field(default_factory=Publisher)
+    bus: BusSettings | None = None  # to read back what the application published
 
 
 class Application:

@@ -108,7 +108,9 @@ class AppRunner(AsyncService):
         return {p for t, p in self.consumer.assignment() if t == topic}
 
     def _context(self) -> AppContext:
-        return AppContext(self.instance_id, self.bus.topic_prefix, self._owned, self.publisher)
+        return AppContext(
+            self.instance_id, self.bus.topic_prefix, self._owned, self.publisher, self.bus
+        )
 
     async def start(self) -> None:
         await self.consumer.start()

@@ -90,6 +90,27 @@ instead of its dataset topic: ``network``, ``device``, ``dataset``,
 was wrong, for a person) and ``record`` (the record as the driver built it).
 Applications read it only if they subscribe to that topic.
 
+``Alert`` (``kind="alert"``) — published by the ``threshold-alerts``
+application on ``<prefix>.alerts`` (:func:`bus.topics.alerts_topic`), keyed by
+``alert_id``: ``network``, ``device``, ``rule`` (the rule's name), ``subject``
+(what in the device, e.g. ``if_index=3 Gi0/1``; empty for the device
+itself), ``alert_id`` (stable: network, device, rule, subject), ``state``
+(``raise`` | ``clear``: every raise is followed by one clear when the
+condition stops holding or its subject disappears), ``severity``, ``value``
+and ``threshold`` (what was seen and the limit, where numeric), ``message``
+(for a person), ``cycle_id`` (the cycle that decided it),
+``raised_unix_ms`` (when the alert was raised; on a clear, the raise it
+ends) and ``at_unix_ms`` (this event's cycle time).
+
+``DeviceState`` (``kind="device_state"``) — published by the
+``reachability`` application on the compacted ``<prefix>.state`` topic
+(:func:`bus.topics.state_topic`), keyed ``<network>/<device>``, on every
+change of a device's state and its first observation: ``network``,
+``device``, ``state`` (``up``: it answered in the cycle; ``down``: it did
+not), ``since_unix_ms`` (the cycle time the state began), ``last_cycle_id``,
+``reason`` (why down: the collector's failure reason), ``transitions``
+(the latest changes, newest last, at most 20: ``[state, unix_ms]`` pairs).
+
 Serialisation is JSON via msgspec: field order is the declaration order, so
 the same record always encodes to the same bytes.
 
@@ -179,11 +200,43 @@ class Quarantined(msgspec.Struct, tag_field="kind", tag="quarantined", kw_only=T
     record: Record
 
 
-Message = Record | CycleComplete | Quarantined
+class Alert(msgspec.Struct, tag_field="kind", tag="alert", kw_only=True):
+    """A threshold alert raised or cleared; see the module docstring."""
+
+    schema_version: int = SCHEMA_VERSION
+    network: str
+    device: str
+    rule: str
+    subject: str = ""
+    alert_id: str
+    state: str
+    severity: str = "warning"
+    value: float | None = None
+    threshold: float | None = None
+    message: str = ""
+    cycle_id: str
+    raised_unix_ms: int
+    at_unix_ms: int
+
+
+class DeviceState(msgspec.Struct, tag_field="kind", tag="device_state", kw_only=True):
+    """A device's reachability; see the module docstring."""
+
+    schema_version: int = SCHEMA_VERSION
+    network: str
+    device: str
+    state: str
+    since_unix_ms: int
+    last_cycle_id: str
+    reason: str = ""
+    transitions: list[tuple[str, int]] = []
+
+
+Message = Record | CycleComplete | Quarantined | Alert | DeviceState
 
 _encoder = msgspec.json.Encoder()
 _blake2b = hashlib.blake2b
-_decoder: msgspec.json.Decoder[Record | CycleComplete | Quarantined] = msgspec.json.Decoder(Message)
+_decoder: msgspec.json.Decoder[Message] = msgspec.json.Decoder(Message)
 
 
 class RecordError(ValueError):
@@ -194,7 +247,7 @@ def cycle_id(network: str, dataset: str, scheduled_unix_ms: int) -> str:
     return f"{network}:{dataset}:{scheduled_unix_ms}"
 
 
-def record_id(message: Record | CycleComplete | Quarantined) -> str:
+def record_id(message: Message) -> str:
     """A stable id of ``message``: 32 hex digits, also sent as the message
     header :data:`RECORD_ID_HEADER`.
 
@@ -203,10 +256,18 @@ def record_id(message: Record | CycleComplete | Quarantined) -> str:
     the same row of the same cycle has the same id however often it is sent
     (a retry, a spool drained twice after a crash), and two rows differ.  A
     marker's id is derived from its ``cycle_id`` and ``partition``, a
-    quarantined record's from the refused record's id and the rule.  Consumers
-    drop duplicates by it; values (``fields``) do not enter it.
+    quarantined record's from the refused record's id and the rule, an
+    alert's from its ``alert_id``, ``state`` and ``raised_unix_ms`` (a raise and
+    its clear differ; the same event sent twice does not), a device state's
+    from network, device, state and ``since_unix_ms``.  Consumers drop
+    duplicates by it; values (``fields``) do not enter it.
     """
-    if isinstance(message, Quarantined):
+    if isinstance(message, Alert):
+        text = f"alert\x1f{message.alert_id}\x1f{message.state}\x1f{message.raised_unix_ms}"
+    elif isinstance(message, DeviceState):
+        m2 = message
+        text = f"device_state\x1f{m2.network}\x1f{m2.device}\x1f{m2.state}\x1f{m2.since_unix_ms}"
+    elif isinstance(message, Quarantined):
         text = f"quarantined\x1f{record_id(message.record)}\x1f{message.rule}"
     elif isinstance(message, Record):
         tags = message.tags
@@ -220,12 +281,12 @@ def record_id(message: Record | CycleComplete | Quarantined) -> str:
     return _blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def encode(message: Record | CycleComplete | Quarantined) -> bytes:
+def encode(message: Message) -> bytes:
     """Encode to JSON bytes (stable: same message, same bytes)."""
     return _encoder.encode(message)
 
 
-def decode(payload: bytes, *, where: str = "") -> Record | CycleComplete | Quarantined:
+def decode(payload: bytes, *, where: str = "") -> Message:
     """Decode and validate one payload.
 
     Raises :class:`RecordError` naming ``where`` (e.g. ``topic[partition]@offset``)

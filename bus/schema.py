@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from bus.datasets import DATASETS
-from bus.records import SCHEMA_VERSION, CycleComplete, Quarantined, Record
+from bus.records import SCHEMA_VERSION, Alert, CycleComplete, DeviceState, Quarantined, Record
 
 PUBLISHED = Path(__file__).with_name("netfeed-message.schema.json")
 
@@ -42,10 +42,10 @@ def clean_descriptions(node: Any) -> Any:
 
 
 def message_schema() -> dict[str, Any]:
-    types: list[Any] = [Record, CycleComplete, Quarantined]
+    types: list[Any] = [Record, CycleComplete, Quarantined, Alert, DeviceState]
     for m in DATASETS.values():
         types += [m.tags, m.fields]
-    (record_ref, marker_ref, quarantined_ref, *ds_refs), components = (
+    (record_ref, marker_ref, quarantined_ref, alert_ref, state_ref, *ds_refs), components = (
         msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
     )
     conditions = []
@@ -61,7 +61,13 @@ def message_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://netfeed.dev/schema/message-v{SCHEMA_VERSION}.json",
         "title": f"netfeed bus message, schema_version {SCHEMA_VERSION}",
-        "oneOf": [{"allOf": [record_ref, *conditions]}, marker_ref, quarantined_ref],
+        "oneOf": [
+            {"allOf": [record_ref, *conditions]},
+            marker_ref,
+            quarantined_ref,
+            alert_ref,
+            state_ref,
+        ],
         "$defs": components,
     }
     return clean_descriptions(schema)

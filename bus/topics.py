@@ -38,3 +38,13 @@ def subscription_pattern(prefix: str, networks: list[str], datasets: list[str]) 
 
     guard = "" if QUARANTINE in datasets else rf"(?!{QUARANTINE}$)"
     return rf"^{re.escape(prefix)}\.(?:{alt(networks)})\.{guard}(?:{alt(datasets)})$"
+
+
+def alerts_topic(prefix: str) -> str:
+    """Where the ``threshold-alerts`` application publishes (:class:`bus.records.Alert`)."""
+    return f"{prefix}.alerts"
+
+
+def state_topic(prefix: str) -> str:
+    """The compacted topic of device states (:class:`bus.records.DeviceState`)."""
+    return f"{prefix}.state"

@@ -293,7 +293,10 @@ def _app_problems(config_dir: Path) -> list[str]:
         reg = load_registry()
         apps = read_sections(config_dir / "netfeed.yaml").get("applications") or {}
         for name in apps:
-            load_app_settings(config_dir, reg.get(name))
+            cls = reg.get(name)
+            # Constructing checks what the settings name (an alerts rules file, ...)
+            # before anything connects; constructors do no I/O beyond that.
+            cls(load_app_settings(config_dir, cls))
     except (SettingsError, AppRegistryError) as exc:
         return getattr(exc, "problems", [str(exc)])
     return []

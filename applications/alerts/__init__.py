@@ -1,9 +1,5 @@
-"""The ``threshold-alerts`` application (being built)."""
+"""The ``threshold-alerts`` application: YAML rules to raise/clear alerts."""
 
-from typing import ClassVar
+from applications.alerts.app import AlertSettings, ThresholdAlerts
 
-from applications.api import Application
-
-
-class ThresholdAlerts(Application):
-    name: ClassVar[str] = "threshold-alerts"
+__all__ = ["AlertSettings", "ThresholdAlerts"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from applications.analysis import align, interface_rates, join_system
 from applications.frames import cycle_frame
-from applications.utilisation.rates import Sample, rates
+from applications.rates import Sample, rates
 from bus.records import Provenance, Record
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from applications.utilisation.rates import Sample, counter_delta, rates
+from applications.rates import Sample, counter_delta, rates
 
 GIG = 1_000_000_000
 
