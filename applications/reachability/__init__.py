@@ -1,9 +1,5 @@
-"""The ``reachability`` application (being built)."""
+"""The ``reachability`` application: per-device up/down state on ``<prefix>.state``."""
 
-from typing import ClassVar
+from applications.reachability.app import Reachability, ReachabilitySettings
 
-from applications.api import Application
-
-
-class Reachability(Application):
-    name: ClassVar[str] = "reachability"
+__all__ = ["Reachability", "ReachabilitySettings"]
