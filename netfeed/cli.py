@@ -368,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(ast)
     ast.add_argument("--json", action="store_true", help="machine-readable output")
 
+    rp = sub.add_parser("report", help="HTML report with plots per network from the store")
+    config_arg(rp)
+    from applications.report.cli import add_arguments as report_arguments
+
+    report_arguments(rp)
+
     t = sub.add_parser("tail", help="print messages of a topic (glob allowed) as JSON lines")
     t.add_argument("topic", help="e.g. netfeed.lab-east.interfaces or 'netfeed.*.system'")
     config_arg(t)
@@ -429,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_app_run(args))
         if args.command == "tail":
             return asyncio.run(_tail(args))
+        if args.command == "report":
+            from applications.report.cli import run as run_report
+
+            return run_report(args)
         if args.command == "demo":
             from netfeed.demo import run_demo
 

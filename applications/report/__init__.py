@@ -1,4 +1,9 @@
-"""The ``report`` application (being built)."""
+"""The ``report`` application: an HTML report with plots from the store.
+
+It is a one-shot command (``netfeed report``), not a consumer: it reads what
+the ``store`` application wrote.  :class:`Report` is registered so
+``netfeed app list`` shows it; running it as a consumer does nothing.
+"""
 
 from typing import ClassVar
 
@@ -7,3 +12,7 @@ from applications.api import Application
 
 class Report(Application):
     name: ClassVar[str] = "report"
+    default_datasets: ClassVar[list[str]] = ["system"]
+
+
+__all__ = ["Report"]
