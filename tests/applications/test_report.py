@@ -34,7 +34,7 @@ def rec(
         network=net, device=dev, profile="generic", dataset=ds, cycle_id=f"{net}:{ds}:{t}",
         scheduled_unix_ms=t, request_unix_ms=t, response_unix_ms=t, device_uptime_ms=up_s * 1000,
         provenance=Provenance(protocol="snmpv2c", collector_version="t"), tags=tags, fields=f,
-    )  # fmt: skip
+    )
 
 
 def marker(net: str, ds: str, k: int, n: int, failures: dict[str, str]) -> CycleComplete:
@@ -44,7 +44,7 @@ def marker(net: str, ds: str, k: int, n: int, failures: dict[str, str]) -> Cycle
         started_unix_ms=t, finished_unix_ms=t + 5, duration_ms=5, devices_planned=2,
         devices_ok=2 - len(failures), devices_failed=len(failures), devices_timed_out=0,
         records=n, failures=failures,
-    )  # fmt: skip
+    )
 
 
 def write_store(path: Path) -> None:
@@ -74,7 +74,7 @@ def write_store(path: Path) -> None:
                     counter_bits=32,
                     speed_bps=SPEED,
                     in_errors=k * 5 if name == "eth2" else 0,
-                )  # fmt: skip
+                )
             )
         per["system"].append(rec("east", "r1", "system", k, {}, up, sys_name="r1"))
         if not failing:
@@ -92,7 +92,7 @@ def write_store(path: Path) -> None:
                 {"component_kind": "cpu", "component_index": "1"},
                 up,
                 cpu_util_pct=10.0 + 5 * k,
-            )  # fmt: skip
+            )
         )
         per["system"].append(rec("west", "w1", "system", k, {}, up, sys_name="w1"))
         for ds, recs in per.items():
