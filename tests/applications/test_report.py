@@ -31,19 +31,37 @@ def rec(
 ) -> Record:
     t = (T0 + k * STEP) * 1000
     return Record(
-        network=net, device=dev, profile="generic", dataset=ds, cycle_id=f"{net}:{ds}:{t}",
-        scheduled_unix_ms=t, request_unix_ms=t, response_unix_ms=t, device_uptime_ms=up_s * 1000,
-        provenance=Provenance(protocol="snmpv2c", collector_version="t"), tags=tags, fields=f,
+        network=net,
+        device=dev,
+        profile="generic",
+        dataset=ds,
+        cycle_id=f"{net}:{ds}:{t}",
+        scheduled_unix_ms=t,
+        request_unix_ms=t,
+        response_unix_ms=t,
+        device_uptime_ms=up_s * 1000,
+        provenance=Provenance(protocol="snmpv2c", collector_version="t"),
+        tags=tags,
+        fields=f,
     )
 
 
 def marker(net: str, ds: str, k: int, n: int, failures: dict[str, str]) -> CycleComplete:
     t = (T0 + k * STEP) * 1000
     return CycleComplete(
-        network=net, dataset=ds, cycle_id=f"{net}:{ds}:{t}", scheduled_unix_ms=t,
-        started_unix_ms=t, finished_unix_ms=t + 5, duration_ms=5, devices_planned=2,
-        devices_ok=2 - len(failures), devices_failed=len(failures), devices_timed_out=0,
-        records=n, failures=failures,
+        network=net,
+        dataset=ds,
+        cycle_id=f"{net}:{ds}:{t}",
+        scheduled_unix_ms=t,
+        started_unix_ms=t,
+        finished_unix_ms=t + 5,
+        duration_ms=5,
+        devices_planned=2,
+        devices_ok=2 - len(failures),
+        devices_failed=len(failures),
+        devices_timed_out=0,
+        records=n,
+        failures=failures,
     )
 
 
