@@ -161,9 +161,11 @@ class AppRunner(AsyncService):
         batch = Batch()
         items = batch.items
         seen = self._seen
-        positions = self._positions
+        if self._assembler is not None:  # (only cycle assembly commits explicit offsets)
+            positions = self._positions
+            for m in msgs:
+                positions[(m.topic, m.partition)] = m.offset + 1
         for m in msgs:
-            positions[(m.topic, m.partition)] = m.offset + 1
             try:
                 msg = decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}")
             except RecordError as exc:

@@ -26,9 +26,11 @@ from types import TracebackType
 from typing import Protocol, Self
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BusMessage:
-    """One message as a consumer sees it."""
+    """One message as a consumer sees it (treat as read-only: not frozen
+    because a frozen dataclass's ``__init__`` costs three times as much, and
+    consumers build one per message on the hot path)."""
 
     topic: str
     partition: int
