@@ -30,16 +30,16 @@ from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pandas as pd  # noqa: E402
-from aiokafka import AIOKafkaConsumer  # noqa: E402
+import pandas as pd
+from aiokafka import AIOKafkaConsumer
 
-from applications.api import Application, AppSettings, Batch  # noqa: E402
-from applications.runner import AppRunner  # noqa: E402
-from bench.bus_throughput import make_records  # noqa: E402
-from bus.factory import make_producer  # noqa: E402
-from bus.records import CycleComplete, Record, decode  # noqa: E402
-from bus.settings import BusSettings, EmbeddedSettings, KafkaSettings  # noqa: E402
-from collectors.publish import Publisher  # noqa: E402
+from applications.api import Application, AppSettings, Batch
+from applications.runner import AppRunner
+from bench.bus_throughput import make_records
+from bus.factory import make_producer
+from bus.records import CycleComplete, Record, decode
+from bus.settings import BusSettings, EmbeddedSettings, KafkaSettings
+from collectors.publish import Publisher
 
 CYCLE = 100_000  # records per cycle: 2,000 devices x 50 interfaces
 
