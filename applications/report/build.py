@@ -30,8 +30,8 @@ TOP = 10
 CSS = """body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:2px solid #447;padding-bottom:.2em;margin-top:2em}
 h3{margin-top:1.5em}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
-td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}
-th{background:#eef}td:first-child,th:first-child{text-align:left}
+td,th{border:1px solid #bbb;padding:.25em .6em;text-align:left}
+th{background:#eef}td.n{text-align:right}
 .empty{color:#777;font-style:italic}img{max-width:100%}"""
 
 
@@ -109,6 +109,7 @@ def _interfaces(store: Store, net: str, t0: int, t1: int) -> list[str]:
     out.append(_table(totals.astype(int), "interface"))
     fig, ax = plt.subplots(figsize=(11, 3.5))
     totals["total"].iloc[::-1].plot.barh(ax=ax, color="#a44")
+    ax.set_ylabel("")
     _axes(ax, "Errors and discards counted in the range", "packets", time_axis=False)
     out.append(_png(fig))
     return out
@@ -119,21 +120,28 @@ def _health(store: Store, net: str, t0: int, t1: int) -> list[str]:
     out = ["<h3>CPU and memory</h3>"]
     if df.empty:
         return [*out, '<p class="empty">No CPU or memory data in this range.</p>']
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     cpu = df[df["component_kind"] == "cpu"]
+    mem = df[df["component_kind"] == "memory"].copy()
+    panels = [k for k, part in (("cpu", cpu), ("memory", mem)) if not part.empty]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.8), squeeze=False)
+    ax_of = dict(zip(panels, axes[0], strict=True))
+    if "cpu" not in ax_of:
+        out.append('<p class="empty">No CPU data in this range.</p>')
     for dev, s in cpu.groupby("device"):
         s = s.groupby("scheduled_unix_ms")["cpu_util_pct"].mean()
-        axes[0].plot(_times(pd.Series(s.index)), s.astype(float).values, label=str(dev))
-    _axes(axes[0], "CPU (mean over a device's CPUs)", "utilisation (%)")
-    mem = df[df["component_kind"] == "memory"].copy()
-    if not mem.empty:
+        ax_of["cpu"].plot(_times(pd.Series(s.index)), s.astype(float).values, label=str(dev))
+    if "cpu" in ax_of:
+        _axes(ax_of["cpu"], "CPU (mean over a device's CPUs)", "utilisation (%)")
+    if mem.empty:
+        out.append('<p class="empty">No memory data in this range.</p>')
+    else:
         used = mem.get("memory_used_octets").astype("Float64")
         total = mem.get("memory_total_octets").astype("Float64")
         mem["pct"] = mem["memory_util_pct"].astype("Float64").fillna(used * 100 / total)
         for dev, s in mem.groupby("device"):
             s = s.groupby("scheduled_unix_ms")["pct"].mean()
-            axes[1].plot(_times(pd.Series(s.index)), s.astype(float).values, label=str(dev))
-    _axes(axes[1], "Memory used", "used (%)")
+            ax_of["memory"].plot(_times(pd.Series(s.index)), s.astype(float).values, label=str(dev))
+        _axes(ax_of["memory"], "Memory used", "used (%)")
     out.append(_png(fig))
     return out
 
@@ -208,7 +216,9 @@ def _axes(ax: plt.Axes, title: str, ylabel: str, time_axis: bool = True) -> None
     if time_axis:
         ax.set_ylabel(ylabel)
         ax.set_xlabel("time (UTC)")
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+        locator = mdates.AutoDateLocator(maxticks=8)  # labels that never overlap
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="upper left")
     else:
@@ -230,7 +240,12 @@ def _table(df: pd.DataFrame, index: str) -> str:
     rows = "".join(
         "<tr>"
         + f"<td>{html.escape(str(i))}</td>"
-        + "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+        + "".join(
+            f"<td class='n'>{html.escape(str(v))}</td>"
+            if isinstance(v, int | float)
+            else f"<td>{html.escape(str(v))}</td>"
+            for v in row
+        )
         + "</tr>"
         for i, row in zip(df.index, df.itertuples(index=False), strict=True)
     )
