@@ -167,10 +167,11 @@ class AppRunner(AsyncService):
                 positions[(m.topic, m.partition)] = m.offset + 1
         for m in msgs:
             try:
-                msg = decode(m.value, where=f"{m.topic}[{m.partition}]@{m.offset}")
+                msg = decode(m.value)  # (where it came from is formatted only on error)
             except RecordError as exc:
                 self.bad_messages += 1
-                log.error("%s: skipped: %s", self.app.name, exc)
+                where = f"{m.topic}[{m.partition}]@{m.offset}"
+                log.error("%s: skipped: %s", self.app.name, str(exc).replace("payload", where, 1))
                 continue
             if seen is not None and not seen.first_time(header_id(m) or record_id(msg)):
                 continue

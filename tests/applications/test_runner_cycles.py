@@ -5,6 +5,7 @@ raises, dedupe, and replay from a point in time."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,3 +181,24 @@ async def test_a_time_without_zone_is_utc(tmp_path: Path) -> None:
 
     naive = datetime(2026, 1, 2, 3, 4, 5)
     assert _ms(naive) == _ms(naive.replace(tzinfo=UTC)) == 1767323045000
+
+
+async def test_a_payload_that_does_not_decode_is_skipped_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import bus_for
+
+    bus = bus_for("embedded", tmp_path)
+    sent = await publish(bus, "lab-a", 100)
+    topic = f"{bus.topic_prefix}.lab-a.interfaces"
+    async with make_producer(bus, client_id="garbage") as producer:
+        await producer.send(topic, b"not json at all", key=b"x", partition=1)
+        await producer.flush()
+    app = Handled(AppSettings(networks=["lab-a"]))
+    async with AppRunner(app, bus, instance_id="g") as runner:
+        await drain(runner, lambda: runner.bad_messages >= 1 and set(app.ids) >= sent)
+    assert runner.bad_messages == 1 and set(app.ids) == sent
+    assert any(
+        re.search(rf"skipped: {re.escape(topic)}\[1\]@\d+: not a netfeed message", r.getMessage())
+        for r in caplog.records
+    )
