@@ -13,6 +13,14 @@ record in one of them; and a partition gained in a rebalance whose previous
 owner already handed the cycle on holds the cycle back until it shows its
 next marker (the next cycle's: one interval later).
 
+When several collector instances share a network (:mod:`bus.shards`), each
+publishes its own marker of a cycle, naming its shards, to every partition;
+a partition has delivered a cycle once the markers read on it cover every
+shard, and the cycle handed over carries one marker, the parts merged
+(:func:`bus.records.merge_markers`), ``complete`` only if they cover every
+shard (an instance that died mid-cycle leaves its part missing: the cycle is
+released, ``complete`` False, once a later cycle is whole on the partition).
+
 Guarantees:
 
 - a cycle is handed over once per assembler, in the order its first message
@@ -34,7 +42,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bus.records import CycleComplete, Record
+from bus.records import CycleComplete, Record, covers_all, merge_markers
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +54,20 @@ class OpenCycle:
     topic: str
     cycle_id: str
     records: dict[int, list[Record]] = field(default_factory=dict)  # partition -> records
-    markers: dict[int, CycleComplete] = field(default_factory=dict)  # partition -> marker
+    # partition -> markers read there (one per collector instance sharing the network)
+    markers: dict[int, list[CycleComplete]] = field(default_factory=dict)
     first_offset: dict[int, int] = field(default_factory=dict)  # partition -> first held
     scheduled_unix_ms: int | None = None
 
     @property
     def marker(self) -> CycleComplete | None:
-        return next(iter(self.markers.values()), None)
+        """The cycle's marker: the instances' parts merged (:func:`merge_markers`)."""
+        every = [m for ms in self.markers.values() for m in ms]
+        return merge_markers(every) if every else None
+
+    def covered(self, partition: int) -> bool:
+        """Whether the markers read on ``partition`` cover every shard."""
+        return covers_all(self.markers.get(partition, []))
 
     def all_records(self) -> list[Record]:
         if len(self.records) == 1:
@@ -78,8 +93,9 @@ class CycleAssembler:
         self._owned = owned
         self._max_open = max_open
         self._open: dict[str, dict[str, OpenCycle]] = {}  # topic -> cycle id -> cycle
-        # topic -> partition -> latest scheduled time of a marker read there
-        self._passed: dict[str, dict[int, int]] = {}
+        # topic -> partition -> latest scheduled time of a cycle whose markers
+        # read there covered every shard
+        self._covered: dict[str, dict[int, int]] = {}
 
     def add_record(self, topic: str, partition: int, offset: int, rec: Record) -> None:
         c = self._cycle(topic, rec.cycle_id)
@@ -92,9 +108,11 @@ class CycleAssembler:
         c = self._cycle(topic, m.cycle_id)
         c.scheduled_unix_ms = m.scheduled_unix_ms
         c.first_offset.setdefault(partition, offset)
-        c.markers[partition] = m
-        passed = self._passed.setdefault(topic, {})
-        passed[partition] = max(passed.get(partition, m.scheduled_unix_ms), m.scheduled_unix_ms)
+        c.markers.setdefault(partition, []).append(m)
+        at = m.scheduled_unix_ms
+        if c.covered(partition):
+            covered = self._covered.setdefault(topic, {})
+            covered[partition] = max(covered.get(partition, at), at)
 
     def _cycle(self, topic: str, cycle_id: str) -> OpenCycle:
         cycles = self._open.setdefault(topic, {})
@@ -109,11 +127,11 @@ class CycleAssembler:
         out: list[ReadyCycle] = []
         for topic, cycles in list(self._open.items()):
             owned = self._owned(topic)
-            passed = self._passed.get(topic, {})
+            covered = self._covered.get(topic, {})
             for cid, c in list(cycles.items()):
-                if self._whole(c, owned, passed):
+                if self._whole(c, owned, covered):
                     del cycles[cid]
-                    out.append(self._hand(c, complete=True))
+                    out.append(self._hand(c, complete=None))
             while len(cycles) > self._max_open:
                 cid = next(iter(cycles))
                 c = cycles.pop(cid)
@@ -131,28 +149,34 @@ class CycleAssembler:
         return out
 
     @staticmethod
-    def _whole(c: OpenCycle, owned: set[int], passed: dict[int, int]) -> bool:
-        m = c.marker
-        if m is None:
+    def _whole(c: OpenCycle, owned: set[int], covered: dict[int, int]) -> bool:
+        if not c.markers:
             return False
-        if len(c.markers) >= m.partitions:
+        first = next(iter(c.markers.values()))[0]
+        at = first.scheduled_unix_ms
+        if sum(1 for p in c.markers if c.covered(p)) >= first.partitions:
             return True
         if not owned:
             return False
-        # A partition whose latest marker is this cycle's or a later one has nothing
-        # more of this cycle to give: it was handed over already (the partition
-        # was shared with an earlier slice) or moved past it.
-        return all(p in c.markers or passed.get(p, -1) >= m.scheduled_unix_ms for p in owned)
+        # A partition has nothing more of this cycle to give when its markers of
+        # it cover every shard, or when it already showed a whole cycle this old
+        # or newer: this one, handed over in an earlier slice, or a later one (it
+        # moved past: an instance that died mid-cycle never sends its part).  A
+        # later cycle's part alone does not count: another instance's part of
+        # this cycle may still be on its way.
+        return all(c.covered(p) or covered.get(p, -1) >= at for p in owned)
 
     @staticmethod
-    def _hand(c: OpenCycle, *, complete: bool) -> ReadyCycle:
+    def _hand(c: OpenCycle, *, complete: bool | None) -> ReadyCycle:
+        """``complete`` None: whether the markers cover every shard."""
+        every = [m for ms in c.markers.values() for m in ms]
         return ReadyCycle(
             c.topic,
             c.cycle_id,
             c.all_records(),
-            c.marker,
+            merge_markers(every) if every else None,
             sorted(set(c.markers) | set(c.records)),
-            complete,
+            covers_all(every) if complete is None else complete,
             dict(c.first_offset),
         )
 
@@ -175,12 +199,11 @@ class CycleAssembler:
             if not parts:
                 continue
             for p in parts:
-                self._passed.get(topic, {}).pop(p, None)
+                self._covered.get(topic, {}).pop(p, None)
             for cid, c in list(cycles.items()):
                 for p in parts:
                     dropped.extend(c.records.pop(p, ()))
-                    if (m := c.markers.pop(p, None)) is not None:
-                        dropped.append(m)
+                    dropped.extend(c.markers.pop(p, ()))
                     c.first_offset.pop(p, None)
                 if not c.first_offset:
                     del cycles[cid]

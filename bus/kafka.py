@@ -225,12 +225,15 @@ class KafkaProducer(AsyncService):
             raise BusError(f"kafka: batch not queued: {type(exc).__name__}: {exc}") from exc
         return asyncio.ensure_future(_acked(futs))
 
-    async def ensure_topic(self, topic: str, *, compact: bool = False) -> int:
-        """Create ``topic`` (configured partitions and replication) unless it
-        exists; return its partition count.  Safe against concurrent creators:
-        "already exists" counts as success.  Counts are cached per producer.
-        ``compact`` creates it with ``cleanup.policy=compact`` (a state topic:
-        the latest message per key is kept); an existing topic is left as it is."""
+    async def ensure_topic(
+        self, topic: str, *, compact: bool = False, partitions: int | None = None
+    ) -> int:
+        """Create ``topic`` (configured partitions, or ``partitions``, and
+        replication) unless it exists; return its partition count.  Safe against
+        concurrent creators: "already exists" counts as success.  Counts are
+        cached per producer.  ``compact`` creates it with
+        ``cleanup.policy=compact`` (a state topic: the latest message per key is
+        kept); an existing topic is left as it is."""
         if (n := self._partitions.get(topic)) is not None:
             return n
         admin = await self._admin_client()
@@ -242,7 +245,7 @@ class KafkaProducer(AsyncService):
                     [
                         NewTopic(
                             topic,
-                            k.partitions,
+                            partitions or k.partitions,
                             k.replication_factor,
                             topic_configs={"cleanup.policy": "compact"} if compact else None,
                         )

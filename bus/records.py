@@ -79,7 +79,14 @@ and every other planned device failed with ``interrupted: <reason>`` in
 ``failures``; ``finished_unix_ms`` is the last outcome noted before the cut.
 It follows the records of that cycle that reached the bus, on every
 partition, like any marker.  A ``collect --once`` run in the tick of a cycle
-left open polls that cycle again instead: one marker, not interrupted).
+left open polls that cycle again instead: one marker, not interrupted),
+``shards`` / ``shards_total`` (empty / 0: the marker covers every device of
+the network; else the network's devices are split into ``shards_total``
+shards by :func:`bus.shards.shard_of` and this marker covers the devices of
+``shards`` only: several collector instances share the network, each
+publishing its own marker for the same cycle, and the cycle is whole once
+the markers read on a partition cover every shard; counts are this
+instance's, see :func:`merge_markers`).
 
 ``Quarantined`` (``kind="quarantined"``) — a record the collector's quality
 gate (:mod:`collectors.quality`) refused, published on
@@ -185,6 +192,8 @@ class CycleComplete(msgspec.Struct, tag_field="kind", tag="cycle_complete", kw_o
     quarantined: int = 0
     tick_skipped: str = ""
     interrupted: str = ""
+    shards: list[int] = []
+    shards_total: int = 0
 
 
 class Quarantined(msgspec.Struct, tag_field="kind", tag="quarantined", kw_only=True):
@@ -247,6 +256,58 @@ def cycle_id(network: str, dataset: str, scheduled_unix_ms: int) -> str:
     return f"{network}:{dataset}:{scheduled_unix_ms}"
 
 
+def covers_all(markers: list[CycleComplete]) -> bool:
+    """Whether ``markers`` (of one cycle) together cover every device of the
+    network: one unsharded marker, or sharded ones whose shards cover
+    ``range(shards_total)``."""
+    seen: set[int] = set()
+    total = 0
+    for m in markers:
+        if not m.shards_total:
+            return True
+        total = m.shards_total
+        seen.update(m.shards)
+    return bool(total) and len(seen) >= total and seen >= set(range(total))
+
+
+def merge_markers(markers: list[CycleComplete]) -> CycleComplete:
+    """One marker for a cycle that several instances reported in parts (one
+    marker each for its shards; copies of one marker on several partitions
+    count once): counts summed, failures merged, ``shards`` the union,
+    ``collector`` the instances joined by ``,``, started/finished the
+    earliest/latest.  One marker (or copies of one) comes back as it is."""
+    parts: dict[tuple[str, tuple[int, ...]], CycleComplete] = {}
+    for m in markers:
+        parts.setdefault((m.collector, tuple(m.shards)), m)
+    if len(parts) <= 1:
+        return markers[0]
+    ms = list(parts.values())
+    first = ms[0]
+    started = min(m.started_unix_ms for m in ms)
+    finished = max(m.finished_unix_ms for m in ms)
+    failures: dict[str, str] = {}
+    for m in ms:
+        failures.update(m.failures)
+    return msgspec.structs.replace(
+        first,
+        started_unix_ms=started,
+        finished_unix_ms=finished,
+        duration_ms=finished - started,
+        devices_planned=sum(m.devices_planned for m in ms),
+        devices_ok=sum(m.devices_ok for m in ms),
+        devices_failed=sum(m.devices_failed for m in ms),
+        devices_timed_out=sum(m.devices_timed_out for m in ms),
+        devices_skipped=sum(m.devices_skipped for m in ms),
+        records=sum(m.records for m in ms),
+        quarantined=sum(m.quarantined for m in ms),
+        failures=failures,
+        collector=",".join(sorted({m.collector for m in ms})),
+        shards=sorted({s for m in ms for s in m.shards}),
+        tick_skipped=next((m.tick_skipped for m in ms if m.tick_skipped), ""),
+        interrupted=next((m.interrupted for m in ms if m.interrupted), ""),
+    )
+
+
 def record_id(message: Message) -> str:
     """A stable id of ``message``: 32 hex digits, also sent as the message
     header :data:`RECORD_ID_HEADER`.
@@ -278,6 +339,8 @@ def record_id(message: Message) -> str:
         text = f"{m.network}\x1f{m.device}\x1f{m.dataset}\x1f{m.cycle_id}\x1e{row}"
     else:
         text = f"cycle_complete\x1f{message.cycle_id}\x1e{message.partition}"
+        if message.shards:  # one marker per instance sharing the network: all distinct
+            text += "\x1e" + ",".join(map(str, message.shards))
     return _blake2b(text.encode(), digest_size=16).hexdigest()
 
 

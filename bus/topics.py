@@ -48,3 +48,16 @@ def alerts_topic(prefix: str) -> str:
 def state_topic(prefix: str) -> str:
     """The compacted topic of device states (:class:`bus.records.DeviceState`)."""
     return f"{prefix}.state"
+
+
+def control_topic(prefix: str, network: str) -> str:
+    """The control topic of ``network``'s collectors: its partitions are the
+    network's device shards (:mod:`bus.shards`).  Two dot-separated parts, so
+    no ``<prefix>.<network>.<dataset>`` subscription ever matches it."""
+    topic_name(prefix, network, "control")  # checks the network name
+    return f"{prefix}.control-{network}"
+
+
+def collectors_group(prefix: str, network: str) -> str:
+    """The consumer group the collector instances of ``network`` share shards in."""
+    return f"{prefix}.collectors.{network}"

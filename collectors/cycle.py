@@ -108,8 +108,14 @@ async def run_cycle(
     backoff: Backoff | None = None,
     deadline_unix_ms: int | None = None,
     journal: CycleJournal | None = None,
+    shards: Sequence[int] = (),
+    shards_total: int = 0,
 ) -> CycleComplete:
+    """Poll ``devices``; publish their records, then the marker (returned).
+    ``shards`` / ``shards_total``: the shards ``devices`` are (an instance
+    sharing the network, :mod:`bus.shards`), put on the marker."""
     cid = cycle_id(network, dataset, scheduled_unix_ms)
+    shard_list = sorted(shards)
     started_ms = time.time_ns() // 1_000_000
     if journal is not None:
         opened = CycleComplete(
@@ -126,6 +132,8 @@ async def run_cycle(
             devices_timed_out=0,
             records=0,
             collector=collector,
+            shards=shard_list,
+            shards_total=shards_total,
         )
         await journal.open(opened, [d.id for d in devices])
     t0 = time.monotonic()
@@ -216,6 +224,8 @@ async def run_cycle(
             **skipped,
         },
         collector=collector,
+        shards=shard_list,
+        shards_total=shards_total,
     )
     marker = await sink.complete_cycle(marker)
     await _close(journal, cid)

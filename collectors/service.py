@@ -34,7 +34,15 @@ Scheduling (one asyncio task per network and dataset):
   ``interrupted`` for every cycle an earlier run of this instance left open
   (killed or crashed mid-cycle), before any new cycle starts;
 - :meth:`Collector.run_once` labels each cycle with the current tick of its
-  dataset's schedule (:func:`tick_ms`), as the schedule would have.
+  dataset's schedule (:func:`tick_ms`), as the schedule would have;
+- with a :class:`~bus.shards.ShardGroup` for a network (several instances
+  sharing it through Kafka), each cycle polls only the devices of the shards
+  the group gives for its tick (no device polled by two instances in one
+  cycle, see :mod:`bus.shards`) and its marker names those shards; a tick
+  for which this instance holds no shard is not polled and publishes no
+  marker (the instances that hold them do).  :meth:`Collector.start` joins
+  the groups before the first tick; :meth:`Collector.stop` leaves them once
+  its cycles are over, so the others take over at once.
 """
 
 from __future__ import annotations
@@ -49,8 +57,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bus.api import AsyncService
 from bus.records import CycleComplete, cycle_id
+from bus.shards import ShardGroup, shard_of
 from collectors.backoff import Backoff
-from collectors.config import DatasetSchedule, NetworkConfig
+from collectors.config import DatasetSchedule, Device, NetworkConfig
 from collectors.cycle import Sink, run_cycle
 from collectors.driver import Driver
 from collectors.journal import GRACE, KILLED, CycleJournal
@@ -105,6 +114,11 @@ def deadline_ms(tick: int, next_tick: int) -> int:
     return next_tick - min(1000, (next_tick - tick) // 10)
 
 
+def networks_by(networks: list[NetworkConfig], name: str) -> list[Device]:
+    """The devices of the network called ``name`` in ``networks`` (none if absent)."""
+    return next((list(n.devices) for n in networks if n.network == name), [])
+
+
 class Collector(AsyncService):
     """Polls ``networks`` into ``sink``; ``start``/``stop`` or ``async with``."""
 
@@ -116,8 +130,15 @@ class Collector(AsyncService):
         drivers: Mapping[str, Driver],
         on_cycle: Callable[[CycleComplete], None] | None = None,
         journal: CycleJournal | None = None,
+        shard_groups: Mapping[str, ShardGroup] | None = None,
     ) -> None:
         self.journal = journal
+        self.shard_groups = dict(shard_groups or {})
+        # network -> device id -> shard, computed once (a hash per device per cycle adds up)
+        self._shard_of = {
+            g.network: {d.id: shard_of(d.id, g.shards) for d in networks_by(networks, g.network)}
+            for g in self.shard_groups.values()
+        }
         self._recovered = False
         self.networks = {n.network: n for n in networks}
         self.settings = settings
@@ -136,6 +157,18 @@ class Collector(AsyncService):
         self.overruns: dict[str, int] = {}
         self.last: dict[str, CycleComplete] = {}
         self.backoff: dict[str, Backoff] = {}  # "<network>.<dataset>" -> its state
+
+    async def _devices(
+        self, net: NetworkConfig, tick: int, deadline_unix_ms: int | None
+    ) -> tuple[list[Device], list[int], int]:
+        """The devices to poll in ``net``'s cycle of ``tick``, the shards they are
+        and the shard count (every device, ``[]``, 0 without a shard group)."""
+        group = self.shard_groups.get(net.network)
+        if group is None:
+            return list(net.devices), [], 0
+        held = await group.shards_for_tick(tick, deadline_unix_ms)
+        of = self._shard_of[net.network]
+        return [d for d in net.devices if of[d.id] in held], sorted(held), group.shards
 
     async def _start_drivers(self) -> None:
         if not self._drivers_started:
@@ -167,11 +200,34 @@ class Collector(AsyncService):
         backoff = self.backoff.get(f"{network}.{dataset}")
         if backoff is None:
             backoff = self.backoff[f"{network}.{dataset}"] = Backoff.from_settings(net.collection)
+        devices, shards, shards_total = await self._devices(net, tick, deadline_unix_ms)
+        if shards_total and not shards:
+            log.info(
+                "%s: this instance holds no shard at this tick: not polled here",
+                cycle_id(network, dataset, tick),
+            )
+            now = _now_ms()
+            return CycleComplete(
+                network=network,
+                dataset=dataset,
+                cycle_id=cycle_id(network, dataset, tick),
+                scheduled_unix_ms=tick,
+                started_unix_ms=now,
+                finished_unix_ms=now,
+                duration_ms=0,
+                devices_planned=0,
+                devices_ok=0,
+                devices_failed=0,
+                devices_timed_out=0,
+                records=0,
+                collector=self.settings.instance_id,
+                shards_total=shards_total,
+            )
         task = asyncio.create_task(
             run_cycle(
                 network=network,
                 dataset=dataset,
-                devices=net.devices,
+                devices=devices,
                 driver=lambda device: self.drivers[net.protocol_of(device, dataset)],
                 sink=self.sink,
                 limits=(net_limit, self._semaphore),
@@ -181,6 +237,8 @@ class Collector(AsyncService):
                 backoff=backoff,
                 deadline_unix_ms=deadline_unix_ms,
                 journal=self.journal,
+                shards=shards,
+                shards_total=shards_total,
             ),
             name=cycle_id(network, dataset, tick),
         )
@@ -261,6 +319,15 @@ class Collector(AsyncService):
         self.overruns[job] = self.overruns.get(job, 0) + 1
         log.warning("%s: tick %d skipped: %s (%d so far)", job, tick, why, self.overruns[job])
         n = len(self.networks[network].devices)
+        shards: list[int] = []
+        total = 0
+        if (group := self.shard_groups.get(network)) is not None:
+            held, total = group.owned(), group.shards
+            if not held:
+                return  # the instances holding the shards mark this tick
+            shards = sorted(held)
+            of = self._shard_of[network]
+            n = sum(1 for s in of.values() if s in held)
         now = _now_ms()
         marker = CycleComplete(
             network=network,
@@ -278,6 +345,8 @@ class Collector(AsyncService):
             records=0,
             collector=self.settings.instance_id,
             tick_skipped=why,
+            shards=shards,
+            shards_total=total,
         )
         try:
             marker = await self.sink.complete_cycle(marker)
@@ -334,6 +403,8 @@ class Collector(AsyncService):
     async def start(self) -> None:
         await self._recover()
         await self._start_drivers()
+        for group in self.shard_groups.values():
+            await group.start()  # joins; waits (bounded) for its first shards
         self._stopping.clear()
         now = _now_ms()
         for net in self.networks.values():
@@ -367,6 +438,8 @@ class Collector(AsyncService):
             _ended, late = await asyncio.wait(jobs, timeout=5)
             for j in late:
                 j.cancel()
+        for group in self.shard_groups.values():
+            await group.stop()  # after the last cycle: the others take the shards now
         if self._drivers_started:
             self._drivers_started = False
             for d in self.drivers.values():

@@ -22,6 +22,24 @@ class QualitySettings(BaseModel):
     rate_tolerance: float = Field(2.0, ge=1, le=1000)
 
 
+class SharingSettings(BaseModel):
+    """``collector.sharing``: collector instances of one network sharing its
+    devices (Kafka only, :mod:`bus.shards`).  ``enabled``: join the network's
+    shard group when ``netfeed collect`` runs on schedule on Kafka (a
+    ``--once`` run polls every device it is given).  ``shards``: how many
+    shards a network's devices are split into (the control topic's
+    partitions; at least the most instances you will run; every instance of
+    a network must use the same).  ``first_assignment_s``: how long a
+    starting instance waits for its first shards before its schedule
+    begins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    shards: int = Field(16, ge=1, le=1024)
+    first_assignment_s: float = Field(30.0, ge=0, le=600)
+
+
 class CollectorSettings(BaseModel):
     """``instance_id``: names this collector on its cycle markers.
     ``profiles_dir``: site profiles, relative to the configuration folder.
@@ -33,6 +51,7 @@ class CollectorSettings(BaseModel):
     go on to publish their records and markers before they are cut (a cut
     cycle's marker is then published marked ``interrupted``).
     ``quality``: the quality gate's settings (:class:`QualitySettings`).
+    ``sharing``: instances sharing a network on Kafka (:class:`SharingSettings`).
     ``state_dir``: where ``netfeed collect`` keeps its journal of open cycles
     (``<state_dir>/<instance_id>.journal.sqlite3``, :mod:`collectors.journal`)
     when it has no spool (with one, the journal is in the spool's file);
@@ -47,3 +66,4 @@ class CollectorSettings(BaseModel):
     stop_grace_s: float = Field(10.0, ge=0, le=600)
     quality: QualitySettings = QualitySettings()
     state_dir: Path = Path("var/state")
+    sharing: SharingSettings = SharingSettings()

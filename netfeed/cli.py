@@ -113,6 +113,7 @@ async def _collect(args: argparse.Namespace) -> int:
             system.make_sink(producer, spool, journal, coverage),
             on_cycle=print_cycle,
             journal=journal,
+            share=not args.once and not args.dry_run,
         )
         if args.once:
             try:

@@ -133,7 +133,12 @@ class System:
         on_cycle: Any = None,
         drivers: dict[str, Driver] | None = None,
         journal: CycleJournal | None = None,
+        *,
+        share: bool = False,
     ) -> Collector:
+        """The collector of every network.  ``share``: on Kafka with
+        ``collector.sharing.enabled``, each network's devices are shared with
+        the other instances of that network (:mod:`bus.shards`)."""
         return Collector(
             self.networks,
             self.collector,
@@ -141,7 +146,27 @@ class System:
             drivers if drivers is not None else self.make_drivers(),
             on_cycle=on_cycle,
             journal=journal,
+            shard_groups=self.make_shard_groups() if share else None,
         )
+
+    def make_shard_groups(self) -> dict[str, Any]:
+        """A shard group per network when instances share networks (Kafka and
+        ``collector.sharing.enabled``); none otherwise: this instance polls all."""
+        sharing = self.collector.sharing
+        if self.bus.backend != "kafka" or not sharing.enabled:
+            return {}
+        from bus.shards_kafka import KafkaShardGroup
+
+        return {
+            n.network: KafkaShardGroup(
+                self.bus,
+                n.network,
+                sharing.shards,
+                instance_id=self.collector.instance_id,
+                first_assignment_s=sharing.first_assignment_s,
+            )
+            for n in self.networks
+        }
 
     def schedule_warnings(self) -> list[str]:
         """Schedules a silent device cannot fit: its start in the spread plus its
