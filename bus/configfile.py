@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bus.settings import BusSettings
 
 M = TypeVar("M", bound=BaseModel)
-SECTIONS = ("bus", "collector", "applications", "secrets")
+SECTIONS = ("bus", "collector", "applications", "secrets", "metrics", "logging")
 
 
 class SettingsError(ValueError):

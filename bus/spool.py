@@ -362,6 +362,8 @@ class Spool(AsyncService):
             inflight.popleft()
             await self._run(self._store.delete_through, seq)
             self.stats.sent += n
+            self.stats.rounds += 1
+            self.stats.round_s += time.monotonic() - t0
             self._sync_depth()
             self._status.up()
             self._progress.set()

@@ -35,6 +35,8 @@ class SpoolStats:
     retries: int = 0  # failed drain rounds
     refused: int = 0  # of which the broker refused the login (or our TLS)
     broker_up: bool | None = None  # None until the first round
+    rounds: int = 0  # send rounds acknowledged
+    round_s: float = 0.0  # their time, read to acknowledgement, summed
 
 
 class BrokerStatus:

@@ -43,6 +43,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from bus import logctx
 from bus.records import CycleComplete, Record, cycle_id
 from collectors.backoff import Backoff
 from collectors.config import Device
@@ -110,10 +111,12 @@ async def run_cycle(
     journal: CycleJournal | None = None,
     shards: Sequence[int] = (),
     shards_total: int = 0,
+    on_outcome: Callable[[PollOutcome], None] | None = None,
 ) -> CycleComplete:
     """Poll ``devices``; publish their records, then the marker (returned).
     ``shards`` / ``shards_total``: the shards ``devices`` are (an instance
-    sharing the network, :mod:`bus.shards`), put on the marker."""
+    sharing the network, :mod:`bus.shards`), put on the marker.  ``on_outcome``
+    sees each polled device's outcome as it comes (metrics)."""
     cid = cycle_id(network, dataset, scheduled_unix_ms)
     shard_list = sorted(shards)
     started_ms = time.time_ns() // 1_000_000
@@ -153,6 +156,11 @@ async def run_cycle(
     )
 
     async def one(device: Device) -> None:
+        # every line of this device's story (driver included) says which device it is
+        with logctx.about(network=network, dataset=dataset, device=device.id):
+            await poll_one(device)
+
+    async def poll_one(device: Device) -> None:
         if backoff is not None and (why := backoff.skip(device.id)):
             skipped[device.id] = f"skipped: {why}"
             log.debug("%s/%s %s: skipped: %s", network, dataset, device.id, why)
@@ -173,6 +181,8 @@ async def run_cycle(
             why = "no answer before the next tick" if polling else "not polled before the next tick"
             out = PollOutcome(device.id, "timed_out", error=why)
         outcomes.append(out)
+        if on_outcome is not None:
+            on_outcome(out)
         if backoff is not None and (polling or out.status == "ok"):
             skip = backoff.record(device.id, out.status == "ok")
             if skip:
@@ -203,7 +213,8 @@ async def run_cycle(
         if out.status != "ok":
             log.warning("%s/%s %s: %s: %s", network, dataset, device.id, out.status, out.error)
 
-    await asyncio.gather(*(one(d) for d in devices))
+    with logctx.about(network=network, dataset=dataset):
+        await asyncio.gather(*(one(d) for d in devices))
     finished_ms = time.time_ns() // 1_000_000
     marker = CycleComplete(
         network=network,

@@ -48,6 +48,7 @@ Scheduling (one asyncio task per network and dataset):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -61,7 +62,7 @@ from bus.shards import ShardGroup, shard_of
 from collectors.backoff import Backoff
 from collectors.config import DatasetSchedule, Device, NetworkConfig
 from collectors.cycle import Sink, run_cycle
-from collectors.driver import Driver
+from collectors.driver import Driver, PollOutcome
 from collectors.journal import GRACE, KILLED, CycleJournal
 from collectors.settings import CollectorSettings
 
@@ -131,7 +132,9 @@ class Collector(AsyncService):
         on_cycle: Callable[[CycleComplete], None] | None = None,
         journal: CycleJournal | None = None,
         shard_groups: Mapping[str, ShardGroup] | None = None,
+        on_outcome: Callable[[str, str, PollOutcome], None] | None = None,
     ) -> None:
+        self.on_outcome = on_outcome
         self.journal = journal
         self.shard_groups = dict(shard_groups or {})
         # network -> device id -> shard, computed once (a hash per device per cycle adds up)
@@ -239,6 +242,9 @@ class Collector(AsyncService):
                 journal=self.journal,
                 shards=shards,
                 shards_total=shards_total,
+                on_outcome=None
+                if self.on_outcome is None
+                else functools.partial(self.on_outcome, network, dataset),
             ),
             name=cycle_id(network, dataset, tick),
         )

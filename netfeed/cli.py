@@ -19,22 +19,35 @@ import logging
 import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bus.configfile import load_bus_settings
+from bus.records import CycleComplete
 
 log = logging.getLogger("netfeed")
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+_LOG: dict[str, object] = {"level": logging.WARNING, "cli_format": None}
+
+
+def _setup_logging(verbose: int, fmt: str | None = None) -> None:
+    from netfeed import logs
+
+    level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    _LOG.update(level=level, cli_format=fmt)
+    logs.setup(level, fmt or "text")
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+
+def _config_logging(fmt: str) -> None:
+    """The configuration's ``logging.format``, unless ``--log-format`` was given."""
+    from netfeed import logs
+
+    if _LOG["cli_format"] is None and fmt != "text":
+        level = _LOG["level"]
+        logs.setup(level if isinstance(level, int) else logging.WARNING, fmt)
 
 
 def _stop_event() -> asyncio.Event:
@@ -75,6 +88,7 @@ async def _collect(args: argparse.Namespace) -> int:
     from netfeed.system import load_system, print_cycle
 
     system = load_system(args.config, args.network or None)
+    _config_logging(system.logging.format)
     from netfeed import gctune
 
     gctune.settle()  # start-up is done: keep the collector's GC passes short
@@ -106,15 +120,41 @@ async def _collect(args: argparse.Namespace) -> int:
         # cycles cut short by a kill are published as such by the next start
         journal = system.make_journal(spool)
         await journal.start()
+    server = None
     try:
         # every record through the quality gate: refused ones to the quarantine topic
         coverage = Coverage() if args.dry_run and args.once else None
+        sink = system.make_sink(producer, spool, journal, coverage)
+        on_cycle: Callable[[CycleComplete], None] = print_cycle
+        meter = None
+        port = system.metrics.port if args.metrics_port is None else args.metrics_port
+        if port and not args.once:
+            from prometheus_client import CollectorRegistry
+
+            from netfeed import metrics
+
+            registry = CollectorRegistry()
+            meter = metrics.CollectorMetrics(registry)
+            if spool is not None:
+                metrics.watch_spool(registry, lambda: spool.stats)
+            sink = metrics.MeteredSink(sink, meter)  # type: ignore[assignment]
+
+            def metered(m: CycleComplete, meter: metrics.CollectorMetrics = meter) -> None:
+                print_cycle(m)
+                meter.marker(m)
+
+            on_cycle = metered
+
         collector = system.make_collector(
-            system.make_sink(producer, spool, journal, coverage),
-            on_cycle=print_cycle,
+            sink,
+            on_cycle=on_cycle,
             journal=journal,
             share=not args.once and not args.dry_run,
+            on_outcome=None if meter is None else meter.outcome,
         )
+        if meter is not None:
+            meter.shards(collector.shard_groups)
+            server = metrics.serve(registry, args.metrics_address or system.metrics.address, port)
         if args.once:
             try:
                 markers = await collector.run_once()
@@ -144,6 +184,9 @@ async def _collect(args: argparse.Namespace) -> int:
                 await asyncio.wait_for(stop.wait(), args.duration)
         return 0
     finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         if journal is not None:
             await journal.stop()
         if spool is not None:
@@ -167,6 +210,7 @@ async def _app_run(args: argparse.Namespace) -> int:
     from netfeed.system import load_system
 
     system = load_system(args.config, with_networks=False)
+    _config_logging(system.logging.format)
     overrides: dict[str, object] = {}
     if args.start_from is not None:
         overrides["start_from"] = args.start_from
@@ -179,19 +223,47 @@ async def _app_run(args: argparse.Namespace) -> int:
         asyncio.get_running_loop().call_later(args.duration, stop.set)
     # A broker that is away or refuses the login is waited for (reported in the
     # log, retried at a bounded backoff); SIGTERM ends the wait with exit 0.
-    if not await runner.start_patiently(stop):
-        print(f"{app.name}: stopped before the bus was reached", file=sys.stderr)
-        return 0
+    server = lag_task = None
+    port = system.metrics.port if args.metrics_port is None else args.metrics_port
+    if port:
+        from prometheus_client import CollectorRegistry
+
+        from netfeed import metrics
+
+        registry = CollectorRegistry()
+        meter = metrics.AppMetrics(registry, runner)
+        lag_task = asyncio.create_task(_refresh_lag(meter, system.metrics.lag_interval_s))
+        server = metrics.serve(registry, args.metrics_address or system.metrics.address, port)
     try:
-        await runner.run(stop=stop)
+        if not await runner.start_patiently(stop):
+            print(f"{app.name}: stopped before the bus was reached", file=sys.stderr)
+            return 0
+        try:
+            await runner.run(stop=stop)
+        finally:
+            await runner.stop()
     finally:
-        await runner.stop()
+        if lag_task is not None:
+            lag_task.cancel()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     print(
         f"{app.name}: handled {runner.handled} messages in {runner.batches} batches, "
         f"{runner.bad_messages} undecodable",
         file=sys.stderr,
     )
     return 0
+
+
+async def _refresh_lag(meter, every_s: float) -> None:  # type: ignore[no-untyped-def]
+    """The group's lag for the metrics, read from the bus every ``every_s``."""
+    while True:
+        try:
+            await meter.refresh_lag()
+        except Exception as exc:  # the bus away: the gauge keeps its last reading
+            log.debug("metrics: lag not read: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 def _start_from(text: str) -> str:
@@ -300,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="more logging: -v cycle summaries, -vv debug",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or JSON objects with network/device/dataset keys "
+        "(default: the configuration's logging.format, else text)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def config_arg(sp: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -319,6 +398,17 @@ def build_parser() -> argparse.ArgumentParser:
                 help="configuration folder (default: configs)",
             )
 
+    def metrics_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            help="serve Prometheus metrics on this port (0: none; default: metrics.port)",
+        )
+        sp.add_argument(
+            "--metrics-address", default=None, help="listen address (default: metrics.address)"
+        )
+
     v = sub.add_parser("validate", help="check configuration; print every problem")
     config_arg(v, positional=True)
 
@@ -337,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--strict", action="store_true", help="with --once: exit 1 if any device failed")
     c.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    metrics_args(c)
 
     a = sub.add_parser("app", help="applications")
     asub = a.add_subparsers(dest="app_command", required=True)
@@ -354,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ISO-8601 time (replay; UTC unless it has a zone)",
     )
     ar.add_argument("--group", default=None, help="consumer group (default: the app's name)")
+    metrics_args(ar)
     ar.epilog = (
         "example: netfeed app run store --config configs --group store-replay "
         "--from 2026-12-01T00:00:00Z"
@@ -417,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "collect" and args.strict and not args.once:
         parser.error("collect: --strict applies to --once (a one-shot run's exit code)")
-    _setup_logging(0 if args.quiet else args.verbose)
+    _setup_logging(0 if args.quiet else args.verbose, args.log_format)
     try:
         if args.command == "validate":
             return cmd_validate(args)

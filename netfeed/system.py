@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from collectors.registry import DriverRegistry, RegistryError, load_drivers
 from collectors.service import Collector, deadline_ms, next_tick_ms
 from collectors.settings import CollectorSettings
 from netfeed.coverage import Coverage
+from netfeed.settings import LogSettings, MetricsSettings
 
 
 class ConfigProblems(ValueError):
@@ -75,6 +76,8 @@ class System:
     networks: list[NetworkConfig]
     drivers: DriverRegistry
     driver_settings: dict[str, BaseModel]
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LogSettings = field(default_factory=LogSettings)
 
     @property
     def profile_dirs(self) -> list[Path]:
@@ -135,6 +138,7 @@ class System:
         journal: CycleJournal | None = None,
         *,
         share: bool = False,
+        on_outcome: Any = None,
     ) -> Collector:
         """The collector of every network.  ``share``: on Kafka with
         ``collector.sharing.enabled``, each network's devices are shared with
@@ -147,6 +151,7 @@ class System:
             on_cycle=on_cycle,
             journal=journal,
             shard_groups=self.make_shard_groups() if share else None,
+            on_outcome=on_outcome,
         )
 
     def make_shard_groups(self) -> dict[str, Any]:
@@ -291,6 +296,12 @@ def load_system(
     if coll is not None:
         drv, errs = _driver_settings(yaml_path, coll, reg)
         problems += errs
+    observe: list[BaseModel] = []
+    for section, model in (("metrics", MetricsSettings), ("logging", LogSettings)):
+        try:
+            observe.append(load_section(yaml_path, section, model))
+        except SettingsError as exc:
+            problems += exc.problems
     nets: list[NetworkConfig] = []
     try:
         if with_networks:
@@ -310,7 +321,9 @@ def load_system(
                 problems.append(f"{yaml_path}: bus.kafka.security.sasl_password: {why}")
     if problems or bus is None or coll is None:
         raise ConfigProblems(list(dict.fromkeys(problems)))  # netfeed.yaml's once
-    return System(config_dir, bus, coll, nets, reg, drv)
+    metrics, log_settings = observe
+    assert isinstance(metrics, MetricsSettings) and isinstance(log_settings, LogSettings)
+    return System(config_dir, bus, coll, nets, reg, drv, metrics, log_settings)
 
 
 def _app_problems(config_dir: Path) -> list[str]:
