@@ -29,7 +29,10 @@ async def describe_kafka(settings: BusSettings, groups: list[str] | None) -> lis
             names = sorted(known if groups is None else [g for g in groups if g in known])
             if not names:
                 return []
-            described = await admin.describe_consumer_groups(names)
+            # One group per request: aiokafka 0.14 fails to decode some responses
+            # describing many groups at once ("Buffer underrun decoding string")
+            # and drops the connection; one at a time decodes.
+            described = [r for n in names for r in await admin.describe_consumer_groups([n])]
             out: list[GroupStatus] = []
             wanted: dict[str, set[TopicPartition]] = {}
             states: dict[str, tuple[str, list[Member]]] = {}

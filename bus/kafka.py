@@ -247,7 +247,9 @@ class KafkaProducer(AsyncService):
                             topic,
                             partitions or k.partitions,
                             k.replication_factor,
-                            topic_configs={"cleanup.policy": "compact"} if compact else None,
+                            topic_configs={"cleanup.policy": "compact"}
+                            if compact
+                            else {"retention.ms": str(int(k.retention_hours * 3_600_000))},
                         )
                     ]
                 )

@@ -145,6 +145,9 @@ class KafkaSettings(_Strict):
     bootstrap_servers: str = "127.0.0.1:9092"
     partitions: int = Field(6, ge=1)
     replication_factor: int = Field(1, ge=1)
+    # retention.ms of the topics netfeed creates (compacted state topics keep the
+    # latest message per key instead); Kafka's own default is a week too
+    retention_hours: float = Field(168.0, gt=0, le=87_600)
     # zstd: ~3.5 CPU-us per 750-byte record in aiokafka (cramjam) and the best
     # ratio; gzip (zlib) costs ~19 us, more than everything else on the produce
     # path, and would bound a collector's (and a spool drain's) rate.

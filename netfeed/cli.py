@@ -287,6 +287,8 @@ async def _app_status(args: argparse.Namespace) -> int:
 
     bus = load_bus_settings(args.config)
     groups = await describe_groups(bus, list(args.groups) or None)
+    if not args.groups:  # collectors' shard groups are `netfeed status`'s, not applications
+        groups = [g for g in groups if not g.group.startswith(f"{bus.topic_prefix}.collectors.")]
     if args.json:
         print(json.dumps([g.to_json(bus.topic_prefix) for g in groups], indent=2))
         return 0
@@ -301,6 +303,27 @@ async def _app_status(args: argparse.Namespace) -> int:
         for (network, dataset), lag in sorted(g.lag_by_network(bus.topic_prefix).items()):
             print(f"  {network or '-':<20} {dataset:<14} lag {lag}")
     return 0
+
+
+async def _topics(args: argparse.Namespace) -> int:
+    from netfeed import topics_plan
+    from netfeed.progress import Progress
+    from netfeed.system import load_system
+
+    system = load_system(args.config)
+    apps = sorted(system.application_names())
+    actions = await topics_plan.plan(system, apps)
+    todo = [a for a in actions if a.action in ("create", "alter")]
+    if args.topics_command == "apply" and todo:
+        with Progress("topics", len(todo)) as bar:
+            await topics_plan.apply(system, todo, lambda _a: bar.advance())
+        actions = await topics_plan.plan(system, apps)
+    width = max((len(a.topic) for a in actions), default=10)
+    for a in actions:
+        print(f"{a.action:<7} {a.topic:<{width}} {a.detail}".rstrip())
+    counts = {k: sum(a.action == k for a in actions) for k in ("ok", "create", "alter", "drift")}
+    print(", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no topics", file=sys.stderr)
+    return 0 if counts["ok"] == len(actions) else 1
 
 
 _TAIL_CLOSE_S = 10.0  # at most this long to close the consumer once tail is told to stop
@@ -461,6 +484,31 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(ast)
     ast.add_argument("--json", action="store_true", help="machine-readable output")
 
+    st = sub.add_parser(
+        "status",
+        help="one screen from the bus: latest cycles per network, failing devices, "
+        "collector instances and shards, applications and their lag",
+        epilog="example: netfeed status --config configs --cycles 3",
+    )
+    config_arg(st)
+    st.add_argument("--cycles", type=int, default=3, help="cycles shown per network and dataset")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    tp = sub.add_parser(
+        "topics",
+        help="the topics the configuration needs: plan shows what differs, apply creates "
+        "and fixes them",
+    )
+    tsub = tp.add_subparsers(dest="topics_command", required=True)
+    for name, what in (
+        ("plan", "compare; exit 1 when anything must change or has drifted"),
+        ("apply", "create missing topics, set retention and compaction; drift is reported"),
+    ):
+        tx = tsub.add_parser(
+            name, help=what, epilog=f"example: netfeed topics {name} --config configs"
+        )
+        config_arg(tx)
+
     rp = sub.add_parser("report", help="HTML report with plots per network from the store")
     config_arg(rp)
     from applications.report.cli import add_arguments as report_arguments
@@ -528,6 +576,15 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_app_run(args))
         if args.command == "tail":
             return asyncio.run(_tail(args))
+        if args.command == "status":
+            from netfeed.status import run as run_status
+
+            bus = load_bus_settings(args.config)
+            return asyncio.run(
+                run_status(bus, cycles=args.cycles, as_json=args.json, out=sys.stdout)
+            )
+        if args.command == "topics":
+            return asyncio.run(_topics(args))
         if args.command == "report":
             from applications.report.cli import run as run_report
 

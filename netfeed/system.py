@@ -85,6 +85,11 @@ class System:
         d = self.collector.profiles_dir
         return [d] if d.is_dir() else []
 
+    def application_names(self) -> list[str]:
+        """The applications configured in ``netfeed.yaml`` (its ``applications`` keys)."""
+        apps = read_sections(self.config_dir / "netfeed.yaml").get("applications") or {}
+        return list(apps)
+
     def protocols(self) -> list[str]:
         return sorted({p for n in self.networks for p in n.protocols()})
 

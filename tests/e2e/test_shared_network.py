@@ -18,6 +18,7 @@ One ``SHARED-FIGURES`` line is printed.  Skipped without NETFEED_KAFKA_BOOTSTRAP
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -39,6 +40,7 @@ from tests.support.collect_proc import (
     write_config,
     write_networks,
 )
+from tests.netfeed.test_cli import anetfeed
 from tests.support.delivery import show
 
 BOOTSTRAP = os.environ.get("NETFEED_KAFKA_BOOTSTRAP")
@@ -114,6 +116,12 @@ async def test_three_instances_share_a_network_and_survive_one_killed(
             for p in procs.values():
                 await p.wait_for("a first cycle", lambda p=p: p.ticks_done(NETWORK) >= 3, 60)
             await asyncio.sleep(3 * INTERVAL_MS / 1000)
+            # `netfeed status` sees the three instances and the shards each holds
+            code, out, err = await anetfeed("status", "--config", str(tmp_path / "a"), "--json")
+            assert code == 0, err
+            (group,) = [c for c in json.loads(out)["collectors"] if c["network"] == NETWORK]
+            held = [s for i in group["instances"] for s in i["shards"]]
+            assert len(group["instances"]) == 3 and sorted(held) == list(range(SHARDS)), group
             killed_at = now_ms()
             await procs["c"].kill()
             settled = killed_at + SESSION_MS + 2 * INTERVAL_MS

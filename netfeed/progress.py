@@ -1,0 +1,60 @@
+"""Progress bars (rich) for long one-shot work: ``collect --once`` over a
+network, ``topics apply``, replays.  Drawn on stderr only when it is a
+terminal, so pipes, logs and tests get no bar characters; stdout (records,
+reports) is never touched."""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import Any
+
+
+class Progress:
+    """``with Progress("devices", total) as bar: ... bar.advance()``."""
+
+    def __init__(self, what: str, total: int, *, stream: Any = None) -> None:
+        self.what = what
+        self.total = total
+        self.done = 0
+        self._stream = stream if stream is not None else sys.stderr
+        self._bar: Any = None
+        self._task: Any = None
+
+    @property
+    def shown(self) -> bool:
+        return self._bar is not None
+
+    def __enter__(self) -> Progress:
+        isatty = getattr(self._stream, "isatty", None)
+        if self.total > 0 and isatty is not None and isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self._stream),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=self.total)
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
