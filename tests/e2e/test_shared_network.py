@@ -33,6 +33,7 @@ from bus.records import RECORD_ID_HEADER, CycleComplete, Record, decode
 from bus.settings import BusSettings, KafkaSettings
 from bus.shards import shard_of
 from bus.topics import topic_name
+from tests.netfeed.test_cli import anetfeed
 from tests.support.collect_proc import (
     CollectProcess,
     now_ms,
@@ -40,7 +41,6 @@ from tests.support.collect_proc import (
     write_config,
     write_networks,
 )
-from tests.netfeed.test_cli import anetfeed
 from tests.support.delivery import show
 
 BOOTSTRAP = os.environ.get("NETFEED_KAFKA_BOOTSTRAP")
