@@ -85,6 +85,7 @@ async def _collect(args: argparse.Namespace) -> int:
     from bus.factory import make_producer
     from bus.spool import Spool, spool_path
     from netfeed.coverage import Coverage
+    from netfeed.progress import Progress
     from netfeed.system import load_system, print_cycle
 
     system = load_system(args.config, args.network or None)
@@ -104,6 +105,23 @@ async def _collect(args: argparse.Namespace) -> int:
             )
             return 2
         system = _only_datasets(system, args.dataset)
+    if args.device:
+        nets = [
+            n.model_copy(update={"devices": [d for d in n.devices if d.id in args.device]})
+            for n in system.networks
+        ]
+        unknown = sorted(set(args.device) - {d.id for n in nets for d in n.devices})
+        if unknown:
+            searched = ", ".join(n.network for n in system.networks)
+            print(
+                f"netfeed collect: --device {', '.join(unknown)}: no such device in "
+                f"network(s) {searched}",
+                file=sys.stderr,
+            )
+            return 2
+        import dataclasses
+
+        system = dataclasses.replace(system, networks=[n for n in nets if n.devices])
     producer = None
     spool = None
     journal = None
@@ -145,19 +163,26 @@ async def _collect(args: argparse.Namespace) -> int:
 
             on_cycle = metered
 
+        polls = sum(len(n.devices) * len(n.datasets) for n in system.networks)
+        bar = Progress("polled", polls if args.once else 0)
         collector = system.make_collector(
             sink,
             on_cycle=on_cycle,
             journal=journal,
             share=not args.once and not args.dry_run,
-            on_outcome=None if meter is None else meter.outcome,
+            on_outcome=meter.outcome
+            if meter is not None
+            else (lambda _n, _d, _o: bar.advance())
+            if args.once
+            else None,
         )
         if meter is not None:
             meter.shards(collector.shard_groups)
             server = metrics.serve(registry, args.metrics_address or system.metrics.address, port)
         if args.once:
             try:
-                markers = await collector.run_once()
+                with bar:  # on a terminal only
+                    markers = await collector.run_once()
             finally:
                 await collector.stop()
             if coverage is not None:  # after the records: what each device gave
@@ -435,10 +460,21 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check configuration; print every problem")
     config_arg(v, positional=True)
 
-    c = sub.add_parser("collect", help="poll devices on schedule (or --once) and publish")
+    c = sub.add_parser(
+        "collect",
+        help="poll devices on schedule (or --once) and publish",
+        epilog="examples: netfeed collect --config configs   |   netfeed collect --once "
+        "--network lab-east --device east-core-1 --dry-run",
+    )
     config_arg(c)
     c.add_argument("--network", action="append", help="only this network (repeatable)")
     c.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
+    c.add_argument(
+        "--device",
+        action="append",
+        help="with --once: only this device id (repeatable); with --dry-run, the first "
+        "thing to try on a new device type: its records and a coverage summary",
+    )
     c.add_argument(
         "--once",
         action="store_true",
@@ -557,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "collect" and args.strict and not args.once:
         parser.error("collect: --strict applies to --once (a one-shot run's exit code)")
+    if args.command == "collect" and args.device and not args.once:
+        parser.error("collect: --device applies to --once (the schedule polls whole networks)")
     _setup_logging(0 if args.quiet else args.verbose, args.log_format)
     try:
         if args.command == "validate":

@@ -116,3 +116,48 @@ def test_coverage_gives_the_records_reasons_for_absent_fields() -> None:
     assert line.startswith("health: 2 records; absent (-1: no reading (sentinel)): memory_total")
     assert f"absent ({NOT_READ}): cpu_util_pct, description, memory_free_octets 1/2," in line
     assert "memory_total_octets 1/2" in line.split(NOT_READ)[0]
+
+
+def test_dry_run_of_one_device_polls_only_it_and_summarises_it(tmp_path: Path) -> None:
+    data = tmp_path / "snmprec"
+    data.mkdir()
+    for name in ("linux_powermon", "routeros_rb750gr3"):
+        shutil.copy(LIBRENMS / "snmprec" / f"{name}.snmprec", data)
+    cfg = tmp_path / "cfg"
+    with serve_snmpsim(data, tmp_path / "snmpsim.log") as (_host, port):
+        write_network(
+            cfg,
+            "lab",
+            [
+                {"id": "linux", "port": port, "community": "linux_powermon"},
+                {"id": "mikrotik", "port": port, "community": "routeros_rb750gr3"},
+            ],
+        )
+        r = netfeed(
+            "collect",
+            "--config",
+            str(cfg),
+            "--once",
+            "--dry-run",
+            "--network",
+            "lab",
+            "--device",
+            "mikrotik",
+        )
+        unknown = netfeed(
+            "collect", "--config", str(cfg), "--once", "--dry-run", "--device", "nope"
+        )
+        scheduled = netfeed("collect", "--config", str(cfg), "--device", "mikrotik")
+    assert r.returncode == 0, r.stderr
+    lines = dry_run_lines(r.stdout)
+    recs = [x for x in lines if x["kind"] == "record"]
+    assert recs and {x["device"] for x in recs} == {"mikrotik"}
+    assert {x["profile"] for x in recs} == {"routeros"}
+    markers = [x for x in lines if x["kind"] == "cycle_complete"]
+    assert markers and all(m["devices_planned"] == 1 for m in markers)
+    summary = r.stderr[r.stderr.index("coverage (dry run)") :]
+    assert "lab/mikrotik: profile routeros" in summary and "lab/linux" not in summary
+    assert "\x1b[" not in r.stderr and "━" not in r.stderr  # no progress bar off a terminal
+    assert unknown.returncode == 2
+    assert "--device nope: no such device in network(s) lab" in unknown.stderr
+    assert scheduled.returncode == 2 and "--device applies to --once" in scheduled.stderr

@@ -1,0 +1,29 @@
+"""Progress bars (netfeed/progress.py): drawn on a terminal, never into a pipe."""
+
+from __future__ import annotations
+
+import io
+
+from netfeed.progress import Progress
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_bar_is_drawn_on_a_terminal_and_counts() -> None:
+    out = Tty()
+    with Progress("polled", 3, stream=out) as bar:
+        assert bar.shown
+        for _ in range(3):
+            bar.advance()
+    assert bar.done == 3 and not bar.shown
+    assert "polled" in out.getvalue()
+
+
+def test_nothing_is_written_into_a_pipe() -> None:
+    out = io.StringIO()
+    with Progress("polled", 3, stream=out) as bar:
+        bar.advance(3)
+    assert bar.done == 3 and out.getvalue() == ""
