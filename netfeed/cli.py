@@ -545,6 +545,22 @@ def build_parser() -> argparse.ArgumentParser:
         )
         config_arg(tx)
 
+    inv = sub.add_parser("inventory", help="device inventories")
+    isub = inv.add_subparsers(dest="inventory_command", required=True)
+    ii = isub.add_parser(
+        "import",
+        help="write a network's inventory CSV from a NetBox device export (or check one)",
+        description="NetBox: Devices > Export > All data (CSV). Name -> id, Primary IPv4 -> "
+        "host, Role -> groups and tag:role, Site/Platform/Manufacturer/Tenant -> tags, "
+        "Status Active -> enabled (the full table: netfeed/inventory_import.py).",
+        epilog="example: netfeed inventory import netbox_devices.csv --format netbox "
+        "--output configs/inventory/lab-east.csv --protocol snmp",
+    )
+    ii.add_argument("source", type=Path, help="the CSV to import")
+    ii.add_argument("--format", choices=("netbox", "netfeed"), default="netbox")
+    ii.add_argument("--output", type=Path, default=None, help="inventory CSV (default: stdout)")
+    ii.add_argument("--protocol", default=None, help="protocol column for every device")
+
     rp = sub.add_parser("report", help="HTML report with plots per network from the store")
     config_arg(rp)
     from applications.report.cli import add_arguments as report_arguments
@@ -623,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.command == "topics":
             return asyncio.run(_topics(args))
+        if args.command == "inventory":
+            from netfeed.inventory_import import run as run_import
+
+            return run_import(args.source, args.format, args.output, args.protocol)
         if args.command == "report":
             from applications.report.cli import run as run_report
 
