@@ -190,7 +190,11 @@ def load_bus_settings(config_dir: Path) -> BusSettings:
     A relative embedded path, spool path or Kafka TLS file in the file is taken
     relative to ``config_dir``
     (the same bus whatever the current directory); one from the environment
-    (``NETFEED_BUS_PATH``) relative to the current directory, as shells do."""
+    (``NETFEED_BUS_PATH``) relative to the current directory, as shells do.
+    A ``config_dir`` that is not a folder is an error (a mistyped ``--config``
+    must not run on defaults)."""
+    if not config_dir.is_dir():
+        raise SettingsError([f"{config_dir}: no such configuration folder"])
     bus = load_section(config_dir / "netfeed.yaml", "bus", BusSettings)
     bus = bus.model_copy(
         update={
@@ -207,9 +211,16 @@ def load_bus_settings(config_dir: Path) -> BusSettings:
         return bus.with_env()
     except ValidationError as exc:
         env = {"backend": "NETFEED_BUS", "embedded": "NETFEED_BUS_PATH"}
+        kafka = {"replication_factor": "NETFEED_KAFKA_REPLICATION_FACTOR"}
+
+        def var(loc: tuple[int | str, ...]) -> str:
+            if loc[0] == "kafka":
+                return kafka.get(str(loc[-1]), "NETFEED_KAFKA_BOOTSTRAP")
+            return env.get(str(loc[0]), "NETFEED_KAFKA_BOOTSTRAP")
+
         raise SettingsError(
             [
-                f"environment {env.get(str(e['loc'][0]), 'NETFEED_KAFKA_BOOTSTRAP')}: "
+                f"environment {var(e['loc'])}: "
                 f"bus.{'.'.join(map(str, e['loc']))}: {e['msg']}"
                 for e in exc.errors()
             ]

@@ -2,7 +2,9 @@
 
 ``configs/netfeed.yaml`` holds a ``bus:`` section of this shape; the
 environment may override ``backend`` (``NETFEED_BUS``), the embedded path
-(``NETFEED_BUS_PATH``) and Kafka's bootstrap servers (``NETFEED_KAFKA_BOOTSTRAP``).
+(``NETFEED_BUS_PATH``), Kafka's bootstrap servers (``NETFEED_KAFKA_BOOTSTRAP``)
+and the replication factor of the topics netfeed creates
+(``NETFEED_KAFKA_REPLICATION_FACTOR``: a deployment with three brokers).
 """
 
 from __future__ import annotations
@@ -217,7 +219,8 @@ class BusSettings(_Strict):
         return v
 
     def with_env(self) -> BusSettings:
-        """Apply NETFEED_BUS / NETFEED_BUS_PATH / NETFEED_KAFKA_BOOTSTRAP overrides."""
+        """Apply NETFEED_BUS / NETFEED_BUS_PATH / NETFEED_KAFKA_BOOTSTRAP /
+        NETFEED_KAFKA_REPLICATION_FACTOR overrides (a deployment's brokers)."""
         data = self.model_dump()
         if b := os.environ.get("NETFEED_BUS"):
             data["backend"] = b
@@ -225,4 +228,6 @@ class BusSettings(_Strict):
             data["embedded"]["path"] = p
         if k := os.environ.get("NETFEED_KAFKA_BOOTSTRAP"):
             data["kafka"]["bootstrap_servers"] = k
+        if rf := os.environ.get("NETFEED_KAFKA_REPLICATION_FACTOR"):
+            data["kafka"]["replication_factor"] = rf
         return BusSettings.model_validate(data)

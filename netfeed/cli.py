@@ -145,8 +145,8 @@ async def _collect(args: argparse.Namespace) -> int:
         sink = system.make_sink(producer, spool, journal, coverage)
         on_cycle: Callable[[CycleComplete], None] = print_cycle
         meter = None
-        port = system.metrics.port if args.metrics_port is None else args.metrics_port
-        if port and not args.once:
+        ports = (system.metrics.port,) * 2 if args.metrics_port is None else args.metrics_port
+        if ports[0] and not args.once:
             from prometheus_client import CollectorRegistry
 
             from netfeed import metrics
@@ -178,7 +178,7 @@ async def _collect(args: argparse.Namespace) -> int:
         )
         if meter is not None:
             meter.shards(collector.shard_groups)
-            server = metrics.serve(registry, args.metrics_address or system.metrics.address, port)
+            server = metrics.serve(registry, args.metrics_address or system.metrics.address, ports)
         if args.once:
             try:
                 with bar:  # on a terminal only
@@ -249,8 +249,8 @@ async def _app_run(args: argparse.Namespace) -> int:
     # A broker that is away or refuses the login is waited for (reported in the
     # log, retried at a bounded backoff); SIGTERM ends the wait with exit 0.
     server = lag_task = None
-    port = system.metrics.port if args.metrics_port is None else args.metrics_port
-    if port:
+    ports = (system.metrics.port,) * 2 if args.metrics_port is None else args.metrics_port
+    if ports[0]:
         from prometheus_client import CollectorRegistry
 
         from netfeed import metrics
@@ -258,7 +258,7 @@ async def _app_run(args: argparse.Namespace) -> int:
         registry = CollectorRegistry()
         meter = metrics.AppMetrics(registry, runner)
         lag_task = asyncio.create_task(_refresh_lag(meter, system.metrics.lag_interval_s))
-        server = metrics.serve(registry, args.metrics_address or system.metrics.address, port)
+        server = metrics.serve(registry, args.metrics_address or system.metrics.address, ports)
     try:
         if not await runner.start_patiently(stop):
             print(f"{app.name}: stopped before the bus was reached", file=sys.stderr)
@@ -289,6 +289,15 @@ async def _refresh_lag(meter, every_s: float) -> None:  # type: ignore[no-untype
         except Exception as exc:  # the bus away: the gauge keeps its last reading
             log.debug("metrics: lag not read: %s", exc)
         await asyncio.sleep(every_s)
+
+
+def _ports(text: str) -> tuple[int, int]:
+    from netfeed.metrics import port_range
+
+    try:
+        return port_range(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port or a range such as 9464-9479") from None
 
 
 def _start_from(text: str) -> str:
@@ -449,9 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     def metrics_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--metrics-port",
-            type=int,
+            type=_ports,
             default=None,
-            help="serve Prometheus metrics on this port (0: none; default: metrics.port)",
+            help="serve Prometheus metrics on this port, or the first free one of a range "
+            "such as 9464-9479 (0: none; default: metrics.port)",
         )
         sp.add_argument(
             "--metrics-address", default=None, help="listen address (default: metrics.address)"
@@ -659,7 +669,13 @@ def main(argv: list[str] | None = None) -> int:
             for p in problems:
                 print(p, file=sys.stderr)
             return 1
-        if type(exc).__name__ in ("BusError", "RegistryError", "SecretError", "StoreError"):
+        if type(exc).__name__ in (
+            "BusError",
+            "RegistryError",
+            "SecretError",
+            "StoreError",
+            "MetricsError",
+        ):
             print(f"netfeed: {exc}", file=sys.stderr)
             return 1
         raise

@@ -54,6 +54,10 @@ _PUBLISH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 STATUSES = ("ok", "failed", "timed_out", "skipped")
 
 
+class MetricsError(Exception):
+    """The metrics endpoint cannot be served (every port of its range taken)."""
+
+
 class CollectorMetrics:
     """A collector's metrics in ``registry``; :meth:`outcome` and :meth:`marker`
     are the collector's hooks."""
@@ -262,9 +266,26 @@ class AppMetrics(PromCollector):
         self.lag = lag
 
 
-def serve(registry: CollectorRegistry, address: str, port: int) -> Any:
-    """Serve ``registry`` on ``http://address:port/metrics`` (a daemon thread);
-    returns the server (``.shutdown()`` stops it)."""
-    server, _thread = start_http_server(port, addr=address, registry=registry)
-    log.info("metrics on http://%s:%d/metrics", address, server.server_port)
-    return server
+def serve(registry: CollectorRegistry, address: str, ports: tuple[int, int]) -> Any:
+    """Serve ``registry`` on ``http://address:port/metrics`` (a daemon thread)
+    on the first free port of the inclusive range ``ports`` (replicas sharing
+    one network namespace each take the next); returns the server
+    (``.shutdown()`` stops it).  No free port: :class:`MetricsError` naming the range."""
+    first, last = ports
+    for port in range(first, last + 1):
+        try:
+            server, _thread = start_http_server(port, addr=address, registry=registry)
+        except OSError:
+            continue
+        log.info("metrics on http://%s:%d/metrics", address, server.server_port)
+        return server
+    raise MetricsError(f"metrics: no free port in {first}-{last} on {address}")
+
+
+def port_range(text: str) -> tuple[int, int]:
+    """``"9464"`` or ``"9464-9479"`` as an inclusive range; ValueError when not."""
+    first, dash, last = text.partition("-")
+    lo, hi = int(first), int(last) if dash else int(first)
+    if not 0 <= lo <= hi <= 65535:
+        raise ValueError(f"{text!r}: a port or a range such as 9464-9479")
+    return lo, hi

@@ -278,6 +278,8 @@ def load_system(
     :mod:`bus.secrets`); ``check_all`` also resolves every secret reference
     once, so an unset variable or unreadable file is a problem here."""
     yaml_path = config_dir / "netfeed.yaml"
+    if not config_dir.is_dir():
+        raise ConfigProblems([f"{config_dir}: no such configuration folder"])
     problems: list[str] = section_problems(yaml_path)
     try:
         set_secret_dirs(load_secret_dirs(config_dir))

@@ -4,7 +4,8 @@
 #   scripts/setup.sh python   a virtualenv in .venv with netfeed and its test/dev extras,
 #                             at the versions in requirements.lock (scripts/lock updates it)
 #   scripts/setup.sh system   Java 17, Maven and openssl (the test Kafka broker), net-snmp tools,
-#                             netconfd + openssh-server (a real NETCONF server for tests)
+#                             netconfd + openssh-server (a real NETCONF server for tests),
+#                             docker-compose (validates docker-compose.yml; no engine needed)
 #   scripts/setup.sh all      both
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,9 @@ system() {
     # a real NETCONF server for the tests: yuma123's netconfd behind a loopback sshd
     [[ -x /usr/sbin/netconfd ]] || command -v netconfd >/dev/null || missing+=(netconfd)
     [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+    # docker-compose.yml checked against the Compose specification (`docker-compose
+    # config` needs no Docker engine; tests/deploy/test_compose.py)
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
     # a throwaway PostgreSQL cluster for the store application's tests (scripts/postgres.sh)
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     if ((${#missing[@]})); then

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import signal
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--interfaces", type=int, default=8, help="interfaces per device")
     p.add_argument("--community", default="public")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="NETWORK:DEVICES:PORT",
+        help="serve another network too (SNMP; repeatable), e.g. lab-west:4:16200",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--kinds", help=f"comma list, round-robin; of: {', '.join(VENDORS)}")
     p.add_argument("--inventory-csv", help="also write the collector's CSV inventory here")
@@ -131,11 +139,45 @@ def _build(args: argparse.Namespace) -> SimulatedNetwork:
     return net
 
 
+def _also(args: argparse.Namespace) -> list[SimulatedNetwork]:
+    """The networks of ``--also NETWORK:DEVICES:PORT``."""
+    out: list[SimulatedNetwork] = []
+    for spec in args.also:
+        parts = spec.split(":")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            raise ValueError(f"--also {spec!r}: NETWORK:DEVICES:PORT, e.g. lab-west:4:16200")
+        out.append(
+            SimulatedNetwork(
+                parts[0],
+                int(parts[1]),
+                seed=args.seed + 1 + len(out),
+                base_port=int(parts[2]),
+                host=args.host,
+                community=args.community,
+                n_interfaces=args.interfaces,
+                kinds=args.kinds.split(",") if args.kinds else None,
+            )
+        )
+    return out
+
+
 async def _serve(net: SimulatedNetwork, args: argparse.Namespace) -> None:
+    more = _also(args)
+    async with contextlib.AsyncExitStack() as stack:
+        for other in more:
+            await stack.enter_async_context(other)
+        await _serve_one(net, args, more)
+
+
+async def _serve_one(
+    net: SimulatedNetwork, args: argparse.Namespace, more: list[SimulatedNetwork]
+) -> None:
     async with net:
         out = csv.writer(sys.stdout)
         out.writerow(["id", "host", "port", "community", "vendor"])
         out.writerows(net.inventory_rows())
+        for other in more:
+            out.writerows(other.inventory_rows())
         sys.stdout.flush()
         if args.inventory_csv:
             net.write_inventory_csv(args.inventory_csv, args.community_ref)
@@ -165,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             nc_net = _build_netconf(args)
         else:
             net = _build(args)
+            _also(args)  # checked before anything is served
     except ValueError as exc:
         parser.error(str(exc))
     try:

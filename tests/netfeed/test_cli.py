@@ -495,3 +495,15 @@ async def test_sigterm_lets_the_running_cycle_publish_its_marker(tmp_path: Path)
     assert {m.scheduled_unix_ms for m in markers} == {tick_ms}  # a copy per partition
     assert all(m.devices_ok == 2 for m in markers)
     assert {r.device for r in got if isinstance(r, Record)} == {fast, slow}
+
+
+def test_a_configuration_folder_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    for args in (["app", "run", "store"], ["status"], ["collect", "--once"], ["validate"]):
+        where = (
+            ["--config", str(tmp_path / "nope")]
+            if args[0] != "validate"
+            else [str(tmp_path / "nope")]
+        )
+        r = netfeed(*args, *where, timeout=60)
+        assert r.returncode == 1, (args, r.stderr)
+        assert f"{tmp_path / 'nope'}: no such configuration folder" in r.stderr, (args, r.stderr)

@@ -216,3 +216,30 @@ async def test_an_application_serves_its_counters_and_its_groups_lag(tmp_path: P
     assert labels == {"app": "interface-utilisation"} and handled >= 4
     lags = {(lab["network"], lab["dataset"]) for lab, _v in got["netfeed_app_lag_messages"]}
     assert ("ap", "interfaces") in lags
+
+
+def test_replicas_sharing_a_namespace_take_the_next_free_port_of_the_range() -> None:
+    import pytest
+
+    from netfeed.metrics import MetricsError, port_range, serve
+
+    assert port_range("9464") == (9464, 9464) and port_range("9464-9479") == (9464, 9479)
+    with pytest.raises(ValueError):
+        port_range("9479-9464")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = int(taken.getsockname()[1])
+        reg = CollectorRegistry()
+        server = None
+        for nxt in range(busy + 1, busy + 50):  # a free neighbour
+            try:
+                server = serve(reg, "127.0.0.1", (busy, nxt))
+                break
+            except MetricsError:
+                continue
+        assert server is not None and server.server_port != busy
+        server.shutdown()
+        server.server_close()
+        with pytest.raises(MetricsError, match=f"no free port in {busy}-{busy}"):
+            serve(reg, "127.0.0.1", (busy, busy))

@@ -133,3 +133,14 @@ def test_collect_publishes_through_the_quality_gate(configs: Path) -> None:
     real = system.make_sink(object())  # type: ignore[arg-type]
     assert isinstance(real.sink, Publisher) and isinstance(real.quarantine, BusQuarantine)
     assert real.settings == system.collector.quality
+
+
+def test_a_deployment_sets_replication_through_the_environment(
+    configs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NETFEED_KAFKA_REPLICATION_FACTOR", "3")
+    assert load_system(configs).bus.kafka.replication_factor == 3
+    monkeypatch.setenv("NETFEED_KAFKA_REPLICATION_FACTOR", "three")
+    assert main(["validate", str(configs)]) == 1
+    err = capsys.readouterr().err
+    assert "environment NETFEED_KAFKA_REPLICATION_FACTOR: bus.kafka.replication_factor" in err
