@@ -220,8 +220,7 @@ def load_bus_settings(config_dir: Path) -> BusSettings:
 
         raise SettingsError(
             [
-                f"environment {var(e['loc'])}: "
-                f"bus.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                f"environment {var(e['loc'])}: bus.{'.'.join(map(str, e['loc']))}: {e['msg']}"
                 for e in exc.errors()
             ]
         ) from None
