@@ -1,7 +1,12 @@
-"""The ``netfeed`` command: validate, collect, app, tail, demo.
+"""The ``netfeed`` command: validate, collect, app, status, topics, inventory,
+report, tail, demo.
 
 Exit codes: 0 success, 1 invalid configuration or failed run (``collect
---once``: no device answered; with ``--strict``: any device failed), 2 usage.
+--once``: no device answered; with ``--strict``: any device failed; ``topics
+plan``: something to create, alter or drifted; ``inventory import``: a
+problem in the input), 2 usage (argparse's convention, also an unknown
+``--device`` or ``--dataset``), 130 interrupted.  Errors go to stderr as one
+line naming what and where, never a traceback for a user's mistake.
 
 ``collect`` (on Kafka, through its spool) and ``app run`` come up whatever the
 broker's state: one that is away or refuses the login is reported in the log
@@ -420,7 +425,11 @@ async def _tail(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="netfeed", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="netfeed",
+        description=__doc__.splitlines()[0],
+        epilog="example: netfeed demo   (then: netfeed <command> --help)",
+    )
     p.add_argument(
         "-v",
         "--verbose",
@@ -467,7 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--metrics-address", default=None, help="listen address (default: metrics.address)"
         )
 
-    v = sub.add_parser("validate", help="check configuration; print every problem")
+    v = sub.add_parser(
+        "validate",
+        help="check configuration; print every problem",
+        epilog="example: netfeed validate configs",
+    )
     config_arg(v, positional=True)
 
     c = sub.add_parser(
@@ -498,7 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     metrics_args(c)
 
-    a = sub.add_parser("app", help="applications")
+    a = sub.add_parser(
+        "app", help="applications", epilog="example: netfeed app run interface-utilisation"
+    )
     asub = a.add_subparsers(dest="app_command", required=True)
     ar = asub.add_parser("run", help="run one instance of an application")
     ar.add_argument("name", help="application name (see 'netfeed app list') or module:Class")
@@ -519,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         "example: netfeed app run store --config configs --group store-replay "
         "--from 2026-12-01T00:00:00Z"
     )
-    al = asub.add_parser("list", help="installed applications")
+    al = asub.add_parser("list", help="installed applications", epilog="example: netfeed app list")
     al.set_defaults(list_apps=True)
     ast = asub.add_parser(
         "status",
@@ -542,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tp = sub.add_parser(
         "topics",
+        epilog="example: netfeed topics plan --config configs",
         help="the topics the configuration needs: plan shows what differs, apply creates "
         "and fixes them",
     )
@@ -555,7 +571,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         config_arg(tx)
 
-    inv = sub.add_parser("inventory", help="device inventories")
+    inv = sub.add_parser(
+        "inventory",
+        help="device inventories",
+        epilog="example: netfeed inventory import devices.csv --format netbox",
+    )
     isub = inv.add_subparsers(dest="inventory_command", required=True)
     ii = isub.add_parser(
         "import",
@@ -577,7 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_arguments(rp)
 
-    t = sub.add_parser("tail", help="print messages of a topic (glob allowed) as JSON lines")
+    t = sub.add_parser(
+        "tail",
+        help="print messages of a topic (glob allowed) as JSON lines",
+        epilog="example: netfeed tail 'netfeed.*.system' --config configs --from-beginning --max 5",
+    )
     t.add_argument("topic", help="e.g. netfeed.lab-east.interfaces or 'netfeed.*.system'")
     config_arg(t)
     t.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
@@ -590,7 +614,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="prefix each line with topic[partition]@offset",
     )
 
-    d = sub.add_parser("demo", help="simulated network -> embedded bus -> interface-utilisation")
+    d = sub.add_parser(
+        "demo",
+        help="simulated network -> embedded bus -> interface-utilisation",
+        epilog="example: netfeed demo --duration 60",
+    )
     d.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     d.add_argument("--devices", type=int, default=6, help="simulated devices per network")
     d.add_argument(

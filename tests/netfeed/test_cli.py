@@ -507,3 +507,25 @@ def test_a_configuration_folder_that_does_not_exist_is_an_error(tmp_path: Path) 
         r = netfeed(*args, *where, timeout=60)
         assert r.returncode == 1, (args, r.stderr)
         assert f"{tmp_path / 'nope'}: no such configuration folder" in r.stderr, (args, r.stderr)
+
+
+def _subcommands(parser: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    import argparse
+
+    out = [path]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sp in action.choices.items():
+                out += _subcommands(sp, (*path, name))
+    return out
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    from netfeed.cli import build_parser
+
+    commands = _subcommands(build_parser())
+    assert ("topics", "apply") in commands and ("inventory", "import") in commands
+    for cmd in commands:
+        r = netfeed(*cmd, "--help", timeout=60)
+        assert r.returncode == 0, (cmd, r.stderr)
+        assert "example" in r.stdout, f"netfeed {' '.join(cmd)} --help has no example"
