@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netfeed.configref import END, START, replace_block, reference
+from netfeed.configref import END, START, reference, replace_block
 
 ROOT = Path(__file__).resolve().parents[2]
 
