@@ -17,6 +17,11 @@ Guarantees:
 - while the broker is away the instance keeps the shards it held (nobody
   can be assigned them meanwhile: assignments come from the broker), so
   collection goes on through an outage (the spool holds the output);
+- an instance that starts while the broker cannot be reached polls every
+  shard until it has joined (logged): it may poll devices another running
+  instance polls too, whose rows then carry the same record ids (consumers
+  drop the duplicates), but it loses nothing; it keeps trying to join in the
+  background and follows the group's assignment from its first one;
 - :meth:`stop` leaves the group (bounded), so the others take its shards at
   the next rebalance, not after ``session_timeout_ms``;
 - a control topic whose partition count differs from ``shards`` is refused
@@ -35,7 +40,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
 
-from bus.api import BusError
+from bus.api import BusError, BusUnreachable
 from bus.kafka import KafkaProducer
 from bus.kafka_connect import _client_kwargs, _start_bounded
 from bus.settings import BusSettings
@@ -44,6 +49,8 @@ from bus.topics import collectors_group, control_topic
 log = logging.getLogger(__name__)
 
 _POLL_MS = 500
+_REJOIN_S = 5.0  # how often an instance that could not reach the broker tries again
+_JOIN_AT_START_S = 5.0  # a start never waits longer than this for an absent broker
 _CLOSE_S = 5.0
 
 
@@ -87,6 +94,8 @@ class KafkaShardGroup:
         self._before: frozenset[int] | None = None  # held when the running rebalance began
         self._rebalancing = True  # until the first assignment
         self._settled = asyncio.Event()
+        self._joiner: asyncio.Task[None] | None = None
+        self.unjoined = False  # the broker could not be reached at start: polls all
         self.rebalances = 0
 
     def _revoked(self) -> None:
@@ -97,6 +106,11 @@ class KafkaShardGroup:
         log.info("%s: shard rebalance started (held %s)", self.network, sorted(self._held))
 
     def _assigned(self, shards: frozenset[int]) -> None:
+        if self.unjoined:
+            log.warning(
+                "%s: joined the shard group: polling the assigned shards only", self.network
+            )
+        self.unjoined = False
         self._held = shards
         self._rebalancing = False
         self.rebalances += 1
@@ -119,6 +133,8 @@ class KafkaShardGroup:
         in a rebalance, wait (until ``wait_until_unix_ms``, at most the
         session timeout) and take those held both before and after it; none
         if it has not ended by then."""
+        if self.unjoined and not self.rebalances:
+            return frozenset(range(self.shards))
         if not self._rebalancing:
             return self._held
         before = self._before or frozenset()
@@ -161,8 +177,39 @@ class KafkaShardGroup:
             )
 
     async def start(self) -> None:
-        if self._consumer is not None:
+        """Join (waiting, bounded, for the first assignment).  A broker that
+        cannot be reached does not stop the collector: this instance polls
+        every shard and joins in the background (see the module docstring);
+        a control topic with the wrong partition count is an error."""
+        if self._consumer is not None or self._joiner is not None:
             return
+        try:
+            async with asyncio.timeout(_JOIN_AT_START_S):
+                await self._join()
+        except (BusUnreachable, TimeoutError) as exc:
+            await self._close_consumer()
+            log.warning(
+                "%s: shard group not joined (%s): polling every device until the broker answers",
+                self.network,
+                exc,
+            )
+            self.unjoined = True
+            self._joiner = asyncio.create_task(self._join_later(), name=f"join-{self.network}")
+            return
+        await self._first_assignment()
+
+    async def _join_later(self) -> None:
+        while self._consumer is None:
+            await asyncio.sleep(_REJOIN_S)
+            try:
+                await self._join()
+            except BusUnreachable as exc:
+                log.debug("%s: shard group still not joined: %s", self.network, exc)
+            except BusError as exc:  # e.g. the control topic's partitions differ
+                log.error("%s: shard group: %s", self.network, exc)
+                return
+
+    async def _join(self) -> None:
         await self._ensure_topic()
         k = self._settings.kafka
 
@@ -180,6 +227,8 @@ class KafkaShardGroup:
         consumer.subscribe(topics=[self.topic], listener=_Listener(self))
         self._consumer = consumer
         self._poller = asyncio.create_task(self._poll(), name=f"shards-{self.network}")
+
+    async def _first_assignment(self) -> None:
         try:
             await asyncio.wait_for(self._settled.wait(), self._first_s)
         except TimeoutError:
@@ -203,6 +252,14 @@ class KafkaShardGroup:
                 await asyncio.sleep(_POLL_MS / 1000)
 
     async def stop(self) -> None:
+        joiner, self._joiner = self._joiner, None
+        if joiner is not None:
+            joiner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await joiner
+        await self._close_consumer()
+
+    async def _close_consumer(self) -> None:
         poller, self._poller = self._poller, None
         if poller is not None:
             poller.cancel()

@@ -77,3 +77,26 @@ async def test_two_revocations_in_one_rebalance_keep_the_shards_held_before_the_
     await asyncio.sleep(0.01)
     g._assigned(frozenset({1, 2}))
     assert await asked == {1, 2}
+
+
+async def test_an_instance_that_cannot_reach_the_broker_polls_every_shard() -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = BusSettings.model_validate(
+        {
+            "backend": "kafka",
+            "kafka": {"bootstrap_servers": f"127.0.0.1:{port}", "request_timeout_ms": 2000},
+        }
+    )
+    g = KafkaShardGroup(settings, "n", 8, instance_id="a")
+    t0 = time.monotonic()
+    await g.start()
+    try:
+        assert time.monotonic() - t0 < 10  # the collector's schedule is not held up
+        assert g.unjoined
+        assert await g.shards_for_tick(0, now_ms() + 1000) == frozenset(range(8))
+    finally:
+        await g.stop()
