@@ -53,6 +53,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -209,23 +210,7 @@ class Collector(AsyncService):
                 "%s: this instance holds no shard at this tick: not polled here",
                 cycle_id(network, dataset, tick),
             )
-            now = _now_ms()
-            return CycleComplete(
-                network=network,
-                dataset=dataset,
-                cycle_id=cycle_id(network, dataset, tick),
-                scheduled_unix_ms=tick,
-                started_unix_ms=now,
-                finished_unix_ms=now,
-                duration_ms=0,
-                devices_planned=0,
-                devices_ok=0,
-                devices_failed=0,
-                devices_timed_out=0,
-                records=0,
-                collector=self.settings.instance_id,
-                shards_total=shards_total,
-            )
+            return self._unpolled(network, dataset, tick, 0, shards_total=shards_total)
         task = asyncio.create_task(
             run_cycle(
                 network=network,
@@ -319,6 +304,28 @@ class Collector(AsyncService):
         over = None if spread else 0.0  # for these cycles only: later ones keep their spread
         return list(await asyncio.gather(*(self.cycle(n, d, t, spread=over) for n, d, t in jobs)))
 
+    def _unpolled(
+        self, network: str, dataset: str, tick: int, planned: int, **more: Any
+    ) -> CycleComplete:
+        """The marker of a tick that polled nothing (skipped, or no shard held)."""
+        now = _now_ms()
+        return CycleComplete(
+            network=network,
+            dataset=dataset,
+            cycle_id=cycle_id(network, dataset, tick),
+            scheduled_unix_ms=tick,
+            started_unix_ms=now,
+            finished_unix_ms=now,
+            duration_ms=0,
+            devices_planned=planned,
+            devices_ok=0,
+            devices_failed=0,
+            devices_timed_out=0,
+            records=0,
+            collector=self.settings.instance_id,
+            **more,
+        )
+
     async def _skipped(self, network: str, dataset: str, tick: int, why: str) -> None:
         """Publish the marker of a tick that was not polled."""
         job = f"{network}.{dataset}"
@@ -334,22 +341,12 @@ class Collector(AsyncService):
             shards = sorted(held)
             of = self._shard_of[network]
             n = sum(1 for s in of.values() if s in held)
-        now = _now_ms()
-        marker = CycleComplete(
-            network=network,
-            dataset=dataset,
-            cycle_id=cycle_id(network, dataset, tick),
-            scheduled_unix_ms=tick,
-            started_unix_ms=now,
-            finished_unix_ms=now,
-            duration_ms=0,
-            devices_planned=n,
-            devices_ok=0,
-            devices_failed=0,
-            devices_timed_out=0,
+        marker = self._unpolled(
+            network,
+            dataset,
+            tick,
+            n,
             devices_skipped=n,
-            records=0,
-            collector=self.settings.instance_id,
             tick_skipped=why,
             shards=shards,
             shards_total=total,
