@@ -264,15 +264,20 @@ async def _app_run(args: argparse.Namespace) -> int:
         meter = metrics.AppMetrics(registry, runner)
         lag_task = asyncio.create_task(_refresh_lag(meter, system.metrics.lag_interval_s))
         server = metrics.serve(registry, args.metrics_address or system.metrics.address, ports)
+    replay = None
     try:
         if not await runner.start_patiently(stop):
             print(f"{app.name}: stopped before the bus was reached", file=sys.stderr)
             return 0
+        if args.start_from is not None and sys.stderr.isatty():
+            replay = asyncio.create_task(_replay_bar(runner))
         try:
             await runner.run(stop=stop)
         finally:
             await runner.stop()
     finally:
+        if replay is not None:
+            replay.cancel()
         if lag_task is not None:
             lag_task.cancel()
         if server is not None:
@@ -284,6 +289,20 @@ async def _app_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+async def _replay_bar(runner) -> None:  # type: ignore[no-untyped-def]
+    """On a terminal, a replay (``--from``) shows how far it has caught up."""
+    from bus.groups import describe_groups
+    from netfeed.progress import Progress, follow_lag
+
+    async def lag() -> int:
+        found = await describe_groups(runner.bus, [runner.group])
+        return sum(g.lag for g in found)
+
+    with Progress(f"replay {runner.group}", 1) as bar:
+        caught = await follow_lag(lag, bar)
+    print(f"{runner.group}: replay caught up ({caught} messages)", file=sys.stderr)
 
 
 async def _refresh_lag(meter, every_s: float) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ reports) is never touched."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -44,6 +45,12 @@ class Progress:
             self._task = self._bar.add_task(self.what, total=self.total)
         return self
 
+    def set(self, done: int, total: int) -> None:
+        """Move the bar to ``done`` of ``total`` (a total that grows is fine)."""
+        self.done, self.total = done, total
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self._bar is not None:
@@ -58,3 +65,20 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+async def follow_lag(
+    read_lag: Callable[[], Awaitable[int]], bar: Progress, every_s: float = 2.0
+) -> int:
+    """A replay's progress: the bar's total is the largest lag seen, its done
+    part what has been caught up since; returns once the lag is 0 (caught up)."""
+    import asyncio
+
+    most = 0
+    while True:
+        lag = await read_lag()
+        most = max(most, lag)
+        bar.set(most - lag, most)
+        if lag == 0:
+            return most
+        await asyncio.sleep(every_s)

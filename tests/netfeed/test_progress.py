@@ -27,3 +27,18 @@ def test_nothing_is_written_into_a_pipe() -> None:
     with Progress("polled", 3, stream=out) as bar:
         bar.advance(3)
     assert bar.done == 3 and out.getvalue() == ""
+
+
+async def test_a_replay_bar_follows_the_lag_down_to_caught_up() -> None:
+    from netfeed.progress import follow_lag
+
+    lags = iter([500, 800, 300, 0])  # the lag grows before the first commit lands
+
+    async def read() -> int:
+        return next(lags)
+
+    out = Tty()
+    with Progress("replay", 1, stream=out) as bar:
+        most = await follow_lag(read, bar, every_s=0)
+        assert (bar.done, bar.total) == (800, 800)
+    assert most == 800
