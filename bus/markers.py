@@ -2,10 +2,15 @@
 
 A collector sends each cycle's :class:`~bus.records.CycleComplete` marker to
 every partition of its dataset topic, so partition 0 of a topic holds every
-marker.  :func:`latest_cycles` reads the tail of partition 0 of each dataset
-topic (at most ``scan`` messages back), keeps the markers, merges the parts
-of one cycle that several instances published (:func:`bus.records.merge_markers`)
-and returns the newest cycles per network and dataset, newest first.
+marker.  :func:`latest_cycles` reads partition 0 of each dataset topic
+backwards from its end, in windows growing fourfold (20,000 messages, then
+80,000, ...) until the newest ``per_dataset`` cycles are there or
+``max_scan`` messages were read (a big network's cycle puts tens of
+thousands of records on a partition between two markers), keeps the
+markers, merges the parts of one cycle that several instances published
+(:func:`bus.records.merge_markers`) and returns the newest cycles per
+network and dataset, newest first.  On the embedded bus the markers are
+picked out by SQLite without reading the records.
 
 Read-only on both backends: no consumer group is joined, nothing committed;
 the embedded bus file is opened read-only.  A bus that cannot be read is a
@@ -19,6 +24,7 @@ import re
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from bus.api import BusError
 from bus.records import CycleComplete, RecordError, covers_all, decode, merge_markers
@@ -71,17 +77,21 @@ def _decode_markers(values: list[bytes]) -> list[CycleComplete]:
 
 
 async def latest_cycles(
-    settings: BusSettings, *, per_dataset: int = 5, scan: int = 20_000
+    settings: BusSettings, *, per_dataset: int = 5, max_scan: int = 2_000_000
 ) -> dict[tuple[str, str], list[Cycle]]:
     """(network, dataset) -> its newest cycles (at most ``per_dataset``), newest first."""
     if settings.backend == "kafka":
-        raw = await _kafka_markers(settings, scan)
+        raw = await _kafka_markers(settings, per_dataset, max_scan)
     else:
-        raw = await asyncio.to_thread(_embedded_markers, settings, scan)
+        raw = await asyncio.to_thread(_embedded_markers, settings, per_dataset)
     return _group(raw, per_dataset)
 
 
-def _embedded_markers(settings: BusSettings, scan: int) -> list[CycleComplete]:
+# a cycle has one marker per instance sharing the network: ask for room for many
+_MARKERS_PER_CYCLE = 64
+
+
+def _embedded_markers(settings: BusSettings, per_dataset: int) -> list[CycleComplete]:
     path = settings.embedded.path
     if not path.exists():
         raise BusError(f"embedded bus {path}: no such file")
@@ -99,8 +109,8 @@ def _embedded_markers(settings: BusSettings, scan: int) -> list[CycleComplete]:
                 bytes(v)
                 for (v,) in conn.execute(
                     "SELECT value FROM messages WHERE topic_id = ? AND part = 0 "
-                    "ORDER BY off DESC LIMIT ?",
-                    (tid, scan),
+                    "AND instr(value, ?) > 0 ORDER BY off DESC LIMIT ?",
+                    (tid, _MARKER_TAG, per_dataset * _MARKERS_PER_CYCLE),
                 )
             ]
         return _decode_markers(values)
@@ -110,7 +120,16 @@ def _embedded_markers(settings: BusSettings, scan: int) -> list[CycleComplete]:
         conn.close()
 
 
-async def _kafka_markers(settings: BusSettings, scan: int) -> list[CycleComplete]:
+_MARKER_TAG = b'"cycle_complete"'
+
+
+def _enough(values: list[bytes], per_dataset: int) -> bool:
+    return len({m.cycle_id for m in _decode_markers(values)}) > per_dataset
+
+
+async def _kafka_markers(
+    settings: BusSettings, per_dataset: int, max_scan: int
+) -> list[CycleComplete]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.errors import KafkaError
 
@@ -134,28 +153,39 @@ async def _kafka_markers(settings: BusSettings, scan: int) -> list[CycleComplete
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
             starts = await consumer.beginning_offsets(tps)
-            todo = {}
-            for tp in tps:
-                first = max(starts[tp], ends[tp] - scan)
-                if first < ends[tp]:
-                    consumer.seek(tp, first)
-                    todo[tp] = ends[tp]
-            values: list[bytes] = []
-            while todo:
-                got = await consumer.getmany(*todo, timeout_ms=1000)
-                for tp, msgs in got.items():
-                    values += [m.value for m in msgs if m.value is not None]
-                    if msgs and msgs[-1].offset + 1 >= todo[tp]:
-                        del todo[tp]
-                if not got:
-                    # positions past the end of what is left (compacted away): done
-                    for tp in list(todo):
-                        if await consumer.position(tp) >= todo[tp]:
-                            del todo[tp]
-            return _decode_markers(values)
+        values: list[bytes] = []
+        for tp in tps:
+            values += await _tail_markers(consumer, tp, starts[tp], ends[tp], per_dataset, max_scan)
+        return _decode_markers(values)
     except TimeoutError:
         raise BusError(f"kafka {k.bootstrap_servers}: cycle markers not read in time") from None
     except KafkaError as exc:
         raise BusError(f"kafka {k.bootstrap_servers}: cycle markers: {exc}") from None
     finally:
         await consumer.stop()
+
+
+async def _tail_markers(
+    consumer: Any, tp: Any, start: int, end: int, per_dataset: int, max_scan: int
+) -> list[bytes]:
+    """The markers of ``tp`` read backwards from ``end`` in growing windows."""
+    found: list[bytes] = []
+    upto, window = end, 20_000
+    while upto > start and end - upto < max_scan:
+        first = max(start, upto - window, end - max_scan)
+        consumer.seek(tp, first)
+        chunk: list[bytes] = []
+        async with asyncio.timeout(60):
+            while await consumer.position(tp) < upto:
+                got = await consumer.getmany(tp, timeout_ms=1000, max_records=50_000)
+                msgs = got.get(tp, [])
+                if not msgs:
+                    break  # compacted or deleted below upto: nothing more here
+                chunk += [
+                    m.value for m in msgs if m.offset < upto and m.value and _MARKER_TAG in m.value
+                ]
+        found = chunk + found
+        if _enough(found, per_dataset):
+            break
+        upto, window = first, window * 4
+    return found
