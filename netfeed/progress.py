@@ -28,8 +28,7 @@ class Progress:
         return self._bar is not None
 
     def __enter__(self) -> Progress:
-        isatty = getattr(self._stream, "isatty", None)
-        if (self.total is None or self.total > 0) and isatty is not None and isatty():
+        if (self.total is None or self.total > 0) and _isatty(self._stream):
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
@@ -41,6 +40,9 @@ class Progress:
                 TimeElapsedColumn(),
                 console=Console(file=self._stream),
                 transient=True,
+                # rich would send what is printed to stdout meanwhile to the bar's
+                # stream: only where both are the terminal (a pipe keeps its output)
+                redirect_stdout=_isatty(sys.stdout),
             )
             self._bar.start()
             self._task = self._bar.add_task(self.what, total=self.total)
@@ -60,3 +62,8 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
+
+import pytest
 
 from netfeed.progress import Progress
 
@@ -27,3 +30,13 @@ def test_nothing_is_written_into_a_pipe() -> None:
     with Progress("polled", 3, stream=out) as bar:
         bar.advance(3)
     assert bar.done == 3 and out.getvalue() == ""
+
+
+def test_stdout_into_a_pipe_keeps_what_is_printed_while_a_bar_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out, err = io.StringIO(), Tty()
+    monkeypatch.setattr(sys, "stdout", out)
+    with Progress("polled", 2, stream=err):
+        print('{"kind": "record"}')
+    assert out.getvalue() == '{"kind": "record"}\n' and "record" not in err.getvalue()
