@@ -390,8 +390,21 @@ def _raw_checks(
     return out
 
 
-def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkConfig:
-    """Load and resolve one network file; raise :class:`ConfigError` listing every problem."""
+def _with_extra(path: Path, listed: list[InventorySource], extra: Path | None) -> list[Any]:
+    """``listed``, plus ``extra`` (UTF-8) unless it is one of them already."""
+    if extra is None or any(_csv_path(path, i.csv).resolve() == extra.resolve() for i in listed):
+        return listed
+    return [*listed, InventorySource(csv=extra.absolute())]
+
+
+def load_network(
+    path: Path, registry: DriverRegistry | None = None, *, extra_inventory: Path | None = None
+) -> NetworkConfig:
+    """Load and resolve one network file; raise :class:`ConfigError` listing every problem.
+
+    ``extra_inventory``: a CSV read as if the file listed it last (not twice
+    when it does), so an inventory is checked as part of the network before
+    the file names it (``netfeed inventory import --network``)."""
     from collectors.inventory import read_csv
 
     registry = registry or load_drivers()
@@ -411,7 +424,7 @@ def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkC
             at = at_line(where, yaml_line(yaml_root(text), ["datasets"]))
             problems.append(f"{at}: datasets: {unknown}")
         csv_entries: list[tuple[Any, tuple[str, int]]] = []
-        for inv in _raw_inventories(data):
+        for inv in _with_extra(path, _raw_inventories(data), extra_inventory):
             more, errs = read_csv(
                 _csv_path(path, inv.csv), where, device_model, registry, inv.encoding
             )
@@ -458,7 +471,7 @@ def load_network(path: Path, registry: DriverRegistry | None = None) -> NetworkC
 
     # each entry with where it was written: an index into ``devices`` or (CSV file, line)
     entries: list[tuple[Any, int | tuple[str, int]]] = [(d, i) for i, d in enumerate(spec.devices)]
-    for inv in spec.inventories:
+    for inv in _with_extra(path, list(spec.inventories), extra_inventory):
         more, errs = read_csv(_csv_path(path, inv.csv), where, device_model, registry, inv.encoding)
         entries += more
         problems += errs

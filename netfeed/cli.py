@@ -596,19 +596,29 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: netfeed inventory import devices.csv --format netbox",
     )
     isub = inv.add_subparsers(dest="inventory_command", required=True)
+    from netfeed.inventory_import import help_epilog
+
     ii = isub.add_parser(
         "import",
         help="write a network's inventory CSV from a NetBox device export (or check one)",
-        description="NetBox: Devices > Export > All data (CSV). Name -> id, Primary IPv4 -> "
-        "host, Role -> groups and tag:role, Site/Platform/Manufacturer/Tenant -> tags, "
-        "Status Active -> enabled (the full table: netfeed/inventory_import.py).",
-        epilog="example: netfeed inventory import netbox_devices.csv --format netbox "
-        "--output configs/inventory/lab-east.csv --protocol snmp",
+        description="Convert a NetBox device export (Devices > Export > All data (CSV)) or "
+        "a netfeed CSV into a netfeed inventory, then check it with the loader's code; "
+        "every problem names file and line (exit 1).",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ii.add_argument("source", type=Path, help="the CSV to import")
     ii.add_argument("--format", choices=("netbox", "netfeed"), default="netbox")
     ii.add_argument("--output", type=Path, default=None, help="inventory CSV (default: stdout)")
-    ii.add_argument("--protocol", default=None, help="protocol column for every device")
+    ii.add_argument(
+        "--protocol", default=None, help="protocol column for devices without one (snmp, netconf)"
+    )
+    ii.add_argument(
+        "--network",
+        default=None,
+        help="check the inventory as part of this network of --config (groups, ids, options)",
+    )
+    config_arg(ii)
 
     rp = sub.add_parser("report", help="HTML report with plots per network from the store")
     config_arg(rp)
@@ -699,7 +709,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "inventory":
             from netfeed.inventory_import import run as run_import
 
-            return run_import(args.source, args.format, args.output, args.protocol)
+            return run_import(
+                args.source, args.format, args.output, args.protocol, args.network, args.config
+            )
         if args.command == "report":
             from applications.report.cli import run as run_report
 

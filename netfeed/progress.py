@@ -1,7 +1,7 @@
 """Progress bars (rich) for long one-shot work: ``collect --once`` over a
-network, ``topics apply``, replays.  Drawn on stderr only when it is a
-terminal, so pipes, logs and tests get no bar characters; stdout (records,
-reports) is never touched."""
+network, ``topics apply``, ``inventory import`` of a large file, replays.
+Drawn on stderr only when it is a terminal, so pipes, logs and tests get no
+bar characters; stdout (records, reports) is never touched."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import Any
 
 
 class Progress:
-    """``with Progress("devices", total) as bar: ... bar.advance()``."""
+    """``with Progress("devices", total) as bar: ... bar.advance()``.
 
-    def __init__(self, what: str, total: int, *, stream: Any = None) -> None:
+    ``total`` 0: no bar at all; ``None``: work of unknown size (a pulsing bar)."""
+
+    def __init__(self, what: str, total: int | None, *, stream: Any = None) -> None:
         self.what = what
         self.total = total
         self.done = 0
@@ -27,8 +29,7 @@ class Progress:
         return self._bar is not None
 
     def __enter__(self) -> Progress:
-        isatty = getattr(self._stream, "isatty", None)
-        if self.total > 0 and isatty is not None and isatty():
+        if (self.total is None or self.total > 0) and _isatty(self._stream):
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
@@ -40,6 +41,9 @@ class Progress:
                 TimeElapsedColumn(),
                 console=Console(file=self._stream),
                 transient=True,
+                # rich would send what is printed to stdout meanwhile to the bar's
+                # stream: only where both are the terminal (a pipe keeps its output)
+                redirect_stdout=_isatty(sys.stdout),
             )
             self._bar.start()
             self._task = self._bar.add_task(self.what, total=self.total)
@@ -82,3 +86,8 @@ async def follow_lag(
         if lag == 0:
             return most
         await asyncio.sleep(every_s)
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())

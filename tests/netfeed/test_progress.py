@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
+
+import pytest
 
 from netfeed.progress import Progress
 
@@ -42,3 +45,13 @@ async def test_a_replay_bar_follows_the_lag_down_to_caught_up() -> None:
         most = await follow_lag(read, bar, every_s=0)
         assert (bar.done, bar.total) == (800, 800)
     assert most == 800
+
+
+def test_stdout_into_a_pipe_keeps_what_is_printed_while_a_bar_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out, err = io.StringIO(), Tty()
+    monkeypatch.setattr(sys, "stdout", out)
+    with Progress("polled", 2, stream=err):
+        print('{"kind": "record"}')
+    assert out.getvalue() == '{"kind": "record"}\n' and "record" not in err.getvalue()
