@@ -375,7 +375,7 @@ async def _topics(args: argparse.Namespace) -> int:
     if args.topics_command == "apply" and todo:
         with Progress("topics", len(todo)) as bar:
             await topics_plan.apply(system, todo, lambda _a: bar.advance())
-        actions = await topics_plan.plan(system, apps)
+        actions = await topics_plan.plan_settled(system, apps)
     width = max((len(a.topic) for a in actions), default=10)
     for a in actions:
         print(f"{a.action:<7} {a.topic:<{width}} {a.detail}".rstrip())

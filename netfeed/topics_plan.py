@@ -20,6 +20,8 @@ exits 0 once everything but ``drift`` is done, 1 if drift remains.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +93,23 @@ async def plan(system: Any, apps: list[str]) -> list[Action]:
     wanted = wanted_topics(system, apps)
     found = await describe(system.bus, [w.name for w in wanted])
     return compare(wanted, found, system.bus.backend == "kafka")
+
+
+async def plan_settled(
+    system: Any, apps: list[str], timeout_s: float = 15.0, every_s: float = 0.5
+) -> list[Action]:
+    """The plan after an apply.  Kafka acknowledges a topic's creation (or a
+    config change) once its controller has it; the brokers' metadata, which
+    :func:`plan` reads, catches up a moment later, so a topic just created may
+    still read as missing.  Plan again until nothing is left to create or
+    alter, for at most ``timeout_s``; then what is left is real."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        actions = await plan(system, apps)
+        pending = any(a.action in ("create", "alter") for a in actions)
+        if not pending or time.monotonic() >= deadline:
+            return actions
+        await asyncio.sleep(every_s)
 
 
 async def apply(system: Any, actions: list[Action], progress: Any = None) -> None:
