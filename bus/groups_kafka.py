@@ -24,11 +24,14 @@ async def describe_kafka(settings: BusSettings, groups: list[str] | None) -> lis
     admin: AIOKafkaAdminClient = await _start_bounded(lambda: AIOKafkaAdminClient(**kw), k, "admin")
     offsets_reader: AIOKafkaConsumer | None = None
     try:
-        async with asyncio.timeout(k.request_timeout_ms / 1000 * 3):
+        rt = k.request_timeout_ms / 1000
+        async with asyncio.timeout(rt * 3) as limit:
             known = {g for g, *_ in await admin.list_consumer_groups()}
             names = sorted(known if groups is None else [g for g in groups if g in known])
             if not names:
                 return []
+            # two requests per group follow: a broker with many groups needs longer
+            limit.reschedule(asyncio.get_running_loop().time() + rt * (3 + len(names) / 20))
             # One group per request: aiokafka 0.14 fails to decode some responses
             # describing many groups at once ("Buffer underrun decoding string")
             # and drops the connection; one at a time decodes.
@@ -40,11 +43,19 @@ async def describe_kafka(settings: BusSettings, groups: list[str] | None) -> lis
                 for g in resp.to_object()["groups"]:
                     members = [_member(m) for m in g["members"]]
                     states[g["group"]] = (g["state"], members)
+            # A broker shared by several deployments holds other prefixes' groups
+            # and topics: when listing every group, only this prefix's topics
+            # count, and a group with none of them is left out.
+            ours = f"{settings.topic_prefix}."
             for name in names:
                 committed = await admin.list_consumer_group_offsets(name)
                 tps = {tp for tp, om in committed.items() if om is not None}
                 for m in states.get(name, ("", []))[1]:
                     tps |= {TopicPartition(t, p) for t, p in m.partitions}
+                if groups is None:
+                    tps = {tp for tp in tps if tp.topic.startswith(ours)}
+                    if not tps:
+                        continue
                 wanted[name] = tps
                 states.setdefault(name, ("Unknown", []))
                 out.append(

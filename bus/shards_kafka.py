@@ -17,7 +17,8 @@ Guarantees:
 - while the broker is away the instance keeps the shards it held (nobody
   can be assigned them meanwhile: assignments come from the broker), so
   collection goes on through an outage (the spool holds the output);
-- an instance that starts while the broker cannot be reached polls every
+- an instance that starts while the broker cannot be reached (or refuses
+  its login: the spool reports why, keeps the data, and retries) polls every
   shard until it has joined (logged): it may poll devices another running
   instance polls too, whose rows then carry the same record ids (consumers
   drop the duplicates), but it loses nothing; it keeps trying to join in the
@@ -40,9 +41,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
 
-from bus.api import BusError, BusUnreachable
+from bus.api import BusError, BusRefused, BusUnreachable
 from bus.kafka import KafkaProducer
 from bus.kafka_connect import _client_kwargs, _start_bounded
+from bus.retry import QuietKafkaLogs
 from bus.settings import BusSettings
 from bus.topics import collectors_group, control_topic
 
@@ -52,6 +54,19 @@ _POLL_MS = 500
 _REJOIN_S = 5.0  # how often an instance that could not reach the broker tries again
 _JOIN_AT_START_S = 5.0  # a start never waits longer than this for an absent broker
 _CLOSE_S = 5.0
+
+
+class _QuietConsumerLogs(QuietKafkaLogs):
+    """A broker away makes a member's consumer log an error every 100 ms: one a minute."""
+
+    LOGGERS = (
+        "aiokafka.consumer.group_coordinator",
+        "aiokafka.consumer.fetcher",
+        "aiokafka.consumer.consumer",
+        "aiokafka.conn",
+        "aiokafka.cluster",
+        "aiokafka",
+    )
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -95,6 +110,7 @@ class KafkaShardGroup:
         self._rebalancing = True  # until the first assignment
         self._settled = asyncio.Event()
         self._joiner: asyncio.Task[None] | None = None
+        self._quiet = _QuietConsumerLogs()
         self.unjoined = False  # the broker could not be reached at start: polls all
         self.rebalances = 0
 
@@ -186,12 +202,15 @@ class KafkaShardGroup:
         try:
             async with asyncio.timeout(_JOIN_AT_START_S):
                 await self._join()
-        except (BusUnreachable, TimeoutError) as exc:
+        except (BusUnreachable, BusRefused, TimeoutError) as exc:
+            # (the reason itself is the spool's to report, once, with the listener
+            # and user: said here too it would be said twice)
             await self._close_consumer()
             log.warning(
-                "%s: shard group not joined (%s): polling every device until the broker answers",
+                "%s: shard group not joined (%s): polling every device until the broker "
+                "lets this instance join",
                 self.network,
-                exc,
+                "login refused" if isinstance(exc, BusRefused) else "broker unreachable",
             )
             self.unjoined = True
             self._joiner = asyncio.create_task(self._join_later(), name=f"join-{self.network}")
@@ -203,7 +222,7 @@ class KafkaShardGroup:
             await asyncio.sleep(_REJOIN_S)
             try:
                 await self._join()
-            except BusUnreachable as exc:
+            except (BusUnreachable, BusRefused) as exc:
                 log.debug("%s: shard group still not joined: %s", self.network, exc)
             except BusError as exc:  # e.g. the control topic's partitions differ
                 log.error("%s: shard group: %s", self.network, exc)
@@ -223,6 +242,7 @@ class KafkaShardGroup:
                 heartbeat_interval_ms=k.heartbeat_interval_ms,
             )
 
+        self._quiet.install()
         consumer: AIOKafkaConsumer = await _start_bounded(make, k, "shard group")
         consumer.subscribe(topics=[self.topic], listener=_Listener(self))
         self._consumer = consumer
@@ -258,6 +278,7 @@ class KafkaShardGroup:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await joiner
         await self._close_consumer()
+        self._quiet.remove()
 
     async def _close_consumer(self) -> None:
         poller, self._poller = self._poller, None
@@ -271,8 +292,21 @@ class KafkaShardGroup:
         try:
             async with asyncio.timeout(_CLOSE_S):
                 await consumer.stop()  # LeaveGroup: the others rebalance at once
-        except Exception as exc:
-            log.warning("%s: could not leave the shard group cleanly: %s", self.network, exc)
+        except (Exception, asyncio.CancelledError) as exc:
+            # aiokafka's fetcher can end in CancelledError when the broker is away
+            # at close; only a cancellation of this task itself goes on up
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
+                raise
+            log.warning(
+                "%s: could not leave the shard group cleanly (%s); its shards move when "
+                "the session expires",
+                self.network,
+                type(exc).__name__,
+            )
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_CLOSE_S):
+                    await consumer._client.close()
 
     async def __aenter__(self) -> KafkaShardGroup:
         await self.start()

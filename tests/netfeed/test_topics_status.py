@@ -143,6 +143,10 @@ async def test_status_shows_cycles_failing_devices_and_application_lag(
     (cycle,) = data["networks"]["st"]["interfaces"]["cycles"]
     assert (cycle["devices_planned"], cycle["devices_ok"], cycle["records"]) == (3, 2, 4)
     assert set(data["networks"]["st"]["interfaces"]["failing"]) == {"st-dead"}
+    # a shared broker holds other deployments' groups: only this prefix's show
+    assert all(
+        p["topic"].startswith(f"{prefix}.") for g in data["applications"] for p in g["partitions"]
+    ), data["applications"]
     apps = [g for g in data["applications"] if g["group"] == group]
     assert len(apps) == 1, data["applications"]
     app = apps[0]
