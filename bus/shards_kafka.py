@@ -56,6 +56,14 @@ _JOIN_AT_START_S = 5.0  # a start never waits longer than this for an absent bro
 _CLOSE_S = 5.0
 
 
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` (if any) and wait for it to end, whatever it ends with."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 class _QuietConsumerLogs(QuietKafkaLogs):
     """A broker away makes a member's consumer log an error every 100 ms: one a minute."""
 
@@ -273,19 +281,13 @@ class KafkaShardGroup:
 
     async def stop(self) -> None:
         joiner, self._joiner = self._joiner, None
-        if joiner is not None:
-            joiner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await joiner
+        await _cancel(joiner)
         await self._close_consumer()
         self._quiet.remove()
 
     async def _close_consumer(self) -> None:
         poller, self._poller = self._poller, None
-        if poller is not None:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await poller
+        await _cancel(poller)
         consumer, self._consumer = self._consumer, None
         if consumer is None:
             return

@@ -26,9 +26,13 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bus.configfile import load_bus_settings
 from bus.records import CycleComplete
+
+if TYPE_CHECKING:
+    from collectors.driver import PollOutcome
 
 log = logging.getLogger("netfeed")
 
@@ -111,22 +115,15 @@ async def _collect(args: argparse.Namespace) -> int:
             return 2
         system = _only_datasets(system, args.dataset)
     if args.device:
-        nets = [
-            n.model_copy(update={"devices": [d for d in n.devices if d.id in args.device]})
-            for n in system.networks
-        ]
-        unknown = sorted(set(args.device) - {d.id for n in nets for d in n.devices})
+        searched = ", ".join(n.network for n in system.networks)
+        system, unknown = _only_devices(system, args.device)
         if unknown:
-            searched = ", ".join(n.network for n in system.networks)
             print(
                 f"netfeed collect: --device {', '.join(unknown)}: no such device in "
                 f"network(s) {searched}",
                 file=sys.stderr,
             )
             return 2
-        import dataclasses
-
-        system = dataclasses.replace(system, networks=[n for n in nets if n.devices])
     producer = None
     spool = None
     journal = None
@@ -147,11 +144,13 @@ async def _collect(args: argparse.Namespace) -> int:
     try:
         # every record through the quality gate: refused ones to the quarantine topic
         coverage = Coverage() if args.dry_run and args.once else None
-        sink = system.make_sink(producer, spool, journal, coverage)
+        sink: Any = system.make_sink(producer, spool, journal, coverage)
         on_cycle: Callable[[CycleComplete], None] = print_cycle
-        meter = None
-        ports = (system.metrics.port,) * 2 if args.metrics_port is None else args.metrics_port
-        if ports[0] and not args.once:
+        on_outcome: Callable[[str, str, PollOutcome], None] | None = None
+        polls = sum(len(n.devices) * len(n.datasets) for n in system.networks)
+        bar = Progress("polled", polls if args.once else 0)
+        endpoint = None if args.once else _metrics_endpoint(system, args)
+        if endpoint is not None:
             from prometheus_client import CollectorRegistry
 
             from netfeed import metrics
@@ -160,30 +159,29 @@ async def _collect(args: argparse.Namespace) -> int:
             meter = metrics.CollectorMetrics(registry)
             if spool is not None:
                 metrics.watch_spool(registry, lambda: spool.stats)
-            sink = metrics.MeteredSink(sink, meter)  # type: ignore[assignment]
+            sink = metrics.MeteredSink(sink, meter)
 
-            def metered(m: CycleComplete, meter: metrics.CollectorMetrics = meter) -> None:
+            def metered(m: CycleComplete) -> None:
                 print_cycle(m)
                 meter.marker(m)
 
-            on_cycle = metered
+            on_cycle, on_outcome = metered, meter.outcome
+        elif args.once:
 
-        polls = sum(len(n.devices) * len(n.datasets) for n in system.networks)
-        bar = Progress("polled", polls if args.once else 0)
+            def advance(_network: str, _dataset: str, _outcome: PollOutcome) -> None:
+                bar.advance()
+
+            on_outcome = advance
         collector = system.make_collector(
             sink,
             on_cycle=on_cycle,
             journal=journal,
             share=not args.once and not args.dry_run,
-            on_outcome=meter.outcome
-            if meter is not None
-            else (lambda _n, _d, _o: bar.advance())
-            if args.once
-            else None,
+            on_outcome=on_outcome,
         )
-        if meter is not None:
+        if endpoint is not None:
             meter.shards(collector.shard_groups)
-            server = metrics.serve(registry, args.metrics_address or system.metrics.address, ports)
+            server = metrics.serve(registry, *endpoint)
         if args.once:
             try:
                 with bar:  # on a terminal only
@@ -215,14 +213,35 @@ async def _collect(args: argparse.Namespace) -> int:
         return 0
     finally:
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            metrics.shutdown(server)
         if journal is not None:
             await journal.stop()
         if spool is not None:
             await spool.stop()  # bounded; stops the producer too
         elif producer is not None:
             await producer.stop()
+
+
+def _metrics_endpoint(system: Any, args: argparse.Namespace) -> tuple[str, tuple[int, int]] | None:
+    """Where this process serves metrics (address, port range), or None: the
+    command line's ``--metrics-port`` / ``--metrics-address``, else ``metrics:``."""
+    ports = (system.metrics.port,) * 2 if args.metrics_port is None else args.metrics_port
+    if not ports[0]:
+        return None
+    return args.metrics_address or system.metrics.address, ports
+
+
+def _only_devices(system, devices: list[str]):  # type: ignore[no-untyped-def]
+    """The system cut to the networks holding ``devices`` and those devices in
+    them; and the ids of ``devices`` none of them holds."""
+    import dataclasses
+
+    nets = [
+        n.model_copy(update={"devices": [d for d in n.devices if d.id in devices]})
+        for n in system.networks
+    ]
+    unknown = sorted(set(devices) - {d.id for n in nets for d in n.devices})
+    return dataclasses.replace(system, networks=[n for n in nets if n.devices]), unknown
 
 
 def _only_datasets(system, datasets: list[str]):  # type: ignore[no-untyped-def]
@@ -254,16 +273,15 @@ async def _app_run(args: argparse.Namespace) -> int:
     # A broker that is away or refuses the login is waited for (reported in the
     # log, retried at a bounded backoff); SIGTERM ends the wait with exit 0.
     server = lag_task = None
-    ports = (system.metrics.port,) * 2 if args.metrics_port is None else args.metrics_port
-    if ports[0]:
+    if (endpoint := _metrics_endpoint(system, args)) is not None:
         from prometheus_client import CollectorRegistry
 
         from netfeed import metrics
 
         registry = CollectorRegistry()
         meter = metrics.AppMetrics(registry, runner)
-        lag_task = asyncio.create_task(_refresh_lag(meter, system.metrics.lag_interval_s))
-        server = metrics.serve(registry, args.metrics_address or system.metrics.address, ports)
+        lag_task = asyncio.create_task(meter.follow_lag(system.metrics.lag_interval_s))
+        server = metrics.serve(registry, *endpoint)
     replay = None
     try:
         if not await runner.start_patiently(stop):
@@ -281,8 +299,7 @@ async def _app_run(args: argparse.Namespace) -> int:
         if lag_task is not None:
             lag_task.cancel()
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            metrics.shutdown(server)
     print(
         f"{app.name}: handled {runner.handled} messages in {runner.batches} batches, "
         f"{runner.bad_messages} undecodable",
@@ -303,16 +320,6 @@ async def _replay_bar(runner) -> None:  # type: ignore[no-untyped-def]
     with Progress(f"replay {runner.group}", 1) as bar:
         caught = await follow_lag(lag, bar)
     print(f"{runner.group}: replay caught up ({caught} messages)", file=sys.stderr)
-
-
-async def _refresh_lag(meter, every_s: float) -> None:  # type: ignore[no-untyped-def]
-    """The group's lag for the metrics, read from the bus every ``every_s``."""
-    while True:
-        try:
-            await meter.refresh_lag()
-        except Exception as exc:  # the bus away: the gauge keeps its last reading
-            log.debug("metrics: lag not read: %s", exc)
-        await asyncio.sleep(every_s)
 
 
 def _ports(text: str) -> tuple[int, int]:

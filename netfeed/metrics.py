@@ -35,6 +35,7 @@ Application (:class:`AppMetrics`): ``netfeed_app_messages_total``,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -252,6 +253,16 @@ class AppMetrics(PromCollector):
             g.add_metric([app, group, network, dataset], lag)
         yield g
 
+    async def follow_lag(self, every_s: float) -> None:
+        """:meth:`refresh_lag` every ``every_s`` until cancelled; a bus that
+        cannot be read leaves the gauge at its last reading."""
+        while True:
+            try:
+                await self.refresh_lag()
+            except Exception as exc:
+                log.debug("metrics: lag not read: %s", exc)
+            await asyncio.sleep(every_s)
+
     async def refresh_lag(self) -> None:
         """Read the group's lag per network and dataset from the bus."""
         from bus.groups import describe_groups
@@ -280,6 +291,12 @@ def serve(registry: CollectorRegistry, address: str, ports: tuple[int, int]) -> 
         log.info("metrics on http://%s:%d/metrics", address, server.server_port)
         return server
     raise MetricsError(f"metrics: no free port in {first}-{last} on {address}")
+
+
+def shutdown(server: Any) -> None:
+    """Stop serving (``server`` from :func:`serve`)."""
+    server.shutdown()
+    server.server_close()
 
 
 def port_range(text: str) -> tuple[int, int]:
