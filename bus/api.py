@@ -83,10 +83,13 @@ class Producer(Protocol):
     async def stop(self) -> None:
         """Flush, then release resources."""
 
-    async def ensure_topic(self, topic: str, *, compact: bool = False) -> int:
-        """Create ``topic`` if missing (configured partitions); return its partition
-        count.  ``compact``: a state topic, where the bus may drop all but the
-        latest message of each key (Kafka ``cleanup.policy=compact``; the
+    async def ensure_topic(
+        self, topic: str, *, compact: bool = False, partitions: int | None = None
+    ) -> int:
+        """Create ``topic`` if missing (configured partitions, or ``partitions``);
+        return its partition count (an existing topic keeps its own).
+        ``compact``: a state topic, where the bus may drop all but the latest
+        message of each key (Kafka ``cleanup.policy=compact``; the
         embedded bus keeps every message, so readers take the latest per key)."""
 
     async def send(

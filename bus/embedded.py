@@ -139,7 +139,9 @@ class EmbeddedProducer(AsyncService):
             raise BusError("embedded producer is not started")
         return self._worker
 
-    async def ensure_topic(self, topic: str, *, compact: bool = False) -> int:
+    async def ensure_topic(
+        self, topic: str, *, compact: bool = False, partitions: int | None = None
+    ) -> int:
         # ``compact`` is accepted for the interface's sake: the embedded bus
         # keeps every message until retention, and readers of a state topic
         # take the latest message per key (bus.api.Producer.ensure_topic).
@@ -147,7 +149,7 @@ class EmbeddedProducer(AsyncService):
         if known is None:
             _check_topic(topic)
             known = await self._live().run(
-                self._store().ensure_topic, topic, self._cfg.partitions, _now_ms()
+                self._store().ensure_topic, topic, partitions or self._cfg.partitions, _now_ms()
             )
             self._topics[topic] = known
         return known[1]

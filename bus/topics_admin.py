@@ -107,46 +107,23 @@ def _configs(spec: TopicSpec) -> dict[str, str]:
     return out
 
 
-async def create(settings: BusSettings, spec: TopicSpec) -> None:
-    """Create ``spec`` (already existing counts as done)."""
-    if settings.backend != "kafka":
-        from bus.factory import make_producer
+async def create(settings: BusSettings, specs: list[TopicSpec], done: Any = None) -> None:
+    """Create ``specs`` through one producer's ``ensure_topic`` (already
+    existing counts as done; on Kafka it waits for the new partitions'
+    leaders); ``done(spec)`` after each.  Partitions, compaction, and on Kafka
+    replication and retention, are the bus settings' and ``spec``'s alike
+    (:func:`netfeed.topics_plan.wanted_topics` derives one from the other)."""
+    from bus.factory import make_producer
 
-        producer = make_producer(settings, client_id="netfeed-topics")
-        await producer.start()
-        try:
-            await _embedded_create(producer, spec)
-        finally:
-            await producer.stop()
-        return
-    from aiokafka.admin import NewTopic
-    from aiokafka.errors import KafkaError
-
-    admin = await _admin(settings)
+    producer = make_producer(settings, client_id="netfeed-topics")
+    await producer.start()
     try:
-        resp = await admin.create_topics(
-            [
-                NewTopic(
-                    spec.name,
-                    spec.partitions,
-                    spec.replication or settings.kafka.replication_factor,
-                    topic_configs=_configs(spec),
-                )
-            ]
-        )
-        for _name, code, *rest in resp.topic_errors:
-            if code not in (0, 36):  # 36: already exists
-                raise BusError(f"kafka: cannot create topic {spec.name}: error {code} {rest}")
-    except KafkaError as exc:
-        raise BusError(f"kafka: cannot create topic {spec.name}: {exc}") from None
+        for spec in specs:
+            await producer.ensure_topic(spec.name, compact=spec.compact, partitions=spec.partitions)
+            if done is not None:
+                done(spec)
     finally:
-        await admin.close()
-
-
-async def _embedded_create(producer: Any, spec: TopicSpec) -> None:
-    # the embedded bus creates a topic with its configured partition count;
-    # the control topic (shards) exists only on Kafka
-    await producer.ensure_topic(spec.name, compact=spec.compact)
+        await producer.stop()
 
 
 async def alter(settings: BusSettings, spec: TopicSpec) -> None:

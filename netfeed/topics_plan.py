@@ -114,10 +114,11 @@ async def plan_settled(
 
 async def apply(system: Any, actions: list[Action], progress: Any = None) -> None:
     """Create and alter what ``actions`` say (``progress(action)`` after each)."""
+    step = progress or (lambda _a: None)
+    creates = [a for a in actions if a.action == "create"]
+    if creates:
+        await create(system.bus, [a.wanted for a in creates], lambda _s: step(None))
     for a in actions:
-        if a.action == "create":
-            await create(system.bus, a.wanted)
-        elif a.action == "alter":
+        if a.action == "alter":
             await alter(system.bus, a.wanted)
-        if progress is not None:
-            progress(a)
+            step(a)
