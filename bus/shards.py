@@ -8,8 +8,8 @@ shards are the partitions of a small control topic
 consumer group on it (:class:`bus.shards_kafka.KafkaShardGroup`): Kafka's
 group membership, not a separate coordinator, decides which instance polls
 which shard, and hands a dead instance's shards to the others once its
-session expires.  On the embedded bus one instance owns every shard
-(:class:`AllShards`).
+session expires.  On the embedded bus (or with sharing turned off) the
+collector has no shard group and polls every device.
 
 The rule that keeps a device from being polled twice in one cycle, whatever
 the timing of a rebalance (see :meth:`ShardGroup.shards_for_tick`): an
@@ -24,7 +24,6 @@ most the cycle in which the group noticed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from bus.partitioner import partition_for
@@ -34,11 +33,6 @@ def shard_of(device_id: str, shards: int) -> int:
     """The shard of ``device_id`` among ``shards`` (Kafka's key partitioner on
     the UTF-8 id: stable across processes, hosts and versions)."""
     return partition_for(device_id.encode(), shards)
-
-
-def shard_devices(device_ids: Iterable[str], owned: frozenset[int], shards: int) -> list[str]:
-    """The ids of ``device_ids`` that fall in ``owned``, in their order."""
-    return [d for d in device_ids if shard_of(d, shards) in owned]
 
 
 @runtime_checkable
@@ -63,25 +57,3 @@ class ShardGroup(Protocol):
     def owned(self) -> frozenset[int]:
         """The shards held now (empty during a rebalance)."""
         ...
-
-
-class AllShards:
-    """One instance polls every shard (the embedded bus; sharing turned off)."""
-
-    def __init__(self, network: str, shards: int) -> None:
-        self.network = network
-        self.shards = shards
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def shards_for_tick(
-        self, tick_unix_ms: int, wait_until_unix_ms: int | None = None
-    ) -> frozenset[int]:
-        return frozenset(range(self.shards))
-
-    def owned(self) -> frozenset[int]:
-        return frozenset(range(self.shards))
